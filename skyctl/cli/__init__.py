@@ -1,0 +1,1 @@
+"""Typer command groups; each module parses arguments, calls one service function and renders."""
