@@ -4,4 +4,8 @@ from __future__ import annotations
 
 import typer
 
-GROUPS: list[tuple[str, typer.Typer, str]] = []
+from skyctl.cli import gpu_mix
+
+GROUPS: list[tuple[str, typer.Typer, str]] = [
+    ("gpu-mix", gpu_mix.app, "Cheapest mix of GPU types for a workload (Mélange ILP)."),
+]
