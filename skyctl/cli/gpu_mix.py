@@ -1,4 +1,4 @@
-"""`skyctl gpu-mix`: the cheapest mix of GPU types for a workload (Mélange ILP) and its throughput profiles."""
+"""`skyctl gpu-mix`: the cheapest mix of GPU types for a workload (Mélange ILP), and its profiles."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ def number(value: Any, field: str, *, minimum: float = 0.0, allow_equal: bool = 
 def edges(value: Any, field: str) -> tuple[float, ...]:
     """Bucket UPPER edges: a non-empty, strictly increasing list of positive numbers."""
     if not isinstance(value, list | tuple) or not value:
-        raise ProblemError("must be a non-empty list of bucket upper edges in tokens", field=field, value=value)
+        raise ProblemError("must be a non-empty list of bucket upper edges in tokens", field=field,
+                           value=value)
     out = tuple(number(v, f"{field}[{i}]", allow_equal=False) for i, v in enumerate(value))
     for i in range(1, len(out)):
         if out[i] <= out[i - 1]:
