@@ -1,0 +1,1 @@
+"""The Llama model, paged attention, weight loading, sampling and the ModelRunner."""

@@ -1,0 +1,95 @@
+"""Paged attention in plain torch: write K/V to slots, gather each sequence's blocks, run SDPA.
+
+One forward serves prefill, chunked prefill, prefix hits and decode alike: every scheduled sequence
+contributes `n` new tokens at positions `[start, start+n)`, and its context `[0, start+n)` is read
+back from the cache through its block table. Sequences are bucketed into a decode group (n == 1)
+and a prefill group so a long prompt does not pad every decoding row to its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(slots=True)
+class AttnGroup:
+    """Sequences attended together: their new tokens are padded to `max_q` rows each."""
+
+    token_index: torch.Tensor | None  # rows of the flat batch in this group (None = all, in order)
+    pad_index: torch.Tensor  # for each of those rows, its slot in the padded [B * max_q] layout
+    block_tables: torch.Tensor  # [B, nblk] physical block ids (padded with 0)
+    mask: torch.Tensor  # [B, 1, max_q * group, nblk * BS] bool, True = may attend
+    batch: int
+    max_q: int
+
+
+@dataclass(slots=True)
+class AttnMetadata:
+    slot_mapping: torch.Tensor  # [T] cache slot of every new token
+    groups: list[AttnGroup]
+    logits_index: torch.Tensor | None  # rows whose logits are needed (None = all)
+
+
+def build_group(entries: list[tuple[list[int], int, int]], token_rows: list[int] | None, block_size: int,
+                q_per_kv: int, device: torch.device) -> AttnGroup:
+    """entries: (block_table, start, n_new) per sequence, in the order their rows appear."""
+    batch = len(entries)
+    max_q = max(n for _, _, n in entries)
+    nblk = max((start + n + block_size - 1) // block_size for _, start, n in entries)
+    tables = torch.zeros(batch, nblk, dtype=torch.long)
+    starts = torch.empty(batch, dtype=torch.long)
+    lens = torch.empty(batch, dtype=torch.long)
+    pad_index: list[int] = []
+    for i, (table, start, n) in enumerate(entries):
+        used = (start + n + block_size - 1) // block_size
+        tables[i, :used] = torch.tensor(table[:used], dtype=torch.long)
+        starts[i], lens[i] = start, n
+        pad_index.extend(range(i * max_q, i * max_q + n))
+    rows = torch.arange(max_q)
+    # A padded query row sits at its sequence's position 0: it sees one key, so SDPA never yields NaN.
+    query_pos = torch.where(rows[None, :] < lens[:, None], starts[:, None] + rows[None, :], 0)
+    key_pos = torch.arange(nblk * block_size)
+    mask = key_pos[None, None, :] <= query_pos[:, :, None]  # [B, max_q, L]
+    if q_per_kv > 1:
+        mask = mask.repeat_interleave(q_per_kv, dim=1)
+    index = None if token_rows is None else torch.tensor(token_rows, dtype=torch.long, device=device)
+    return AttnGroup(index, torch.tensor(pad_index, dtype=torch.long, device=device), tables.to(device),
+                     mask[:, None].to(device), batch, max_q)
+
+
+def _attend(q: torch.Tensor, kv_cache: torch.Tensor, group: AttnGroup) -> torch.Tensor:
+    """q: [t, H, hd] rows of this group; returns [t, H, hd]."""
+    _, heads, hd = q.shape
+    kvh, block_size = kv_cache.shape[-2], kv_cache.shape[-3]
+    per_kv = heads // kvh
+    b, max_q = group.batch, group.max_q
+    if max_q == 1 and q.shape[0] == b:
+        padded = q
+    else:
+        padded = q.new_zeros(b * max_q, heads, hd).index_copy_(0, group.pad_index, q)
+    # Query heads h*per_kv..(h+1)*per_kv-1 share KV head h: fold them into the query-row axis.
+    qg = padded.view(b, max_q, kvh, per_kv, hd).permute(0, 2, 1, 3, 4).reshape(b, kvh, max_q * per_kv, hd)
+    kv = kv_cache[:, group.block_tables]  # [2, B, nblk, BS, kvh, hd]
+    length = kv.shape[2] * block_size
+    k = kv[0].view(b, length, kvh, hd).transpose(1, 2)
+    v = kv[1].view(b, length, kvh, hd).transpose(1, 2)
+    out = F.scaled_dot_product_attention(qg, k, v, attn_mask=group.mask)
+    out = out.view(b, kvh, max_q, per_kv, hd).permute(0, 2, 1, 3, 4).reshape(b * max_q, heads, hd)
+    return out if out.shape[0] == q.shape[0] and padded is q else out.index_select(0, group.pad_index)
+
+
+def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv_cache: torch.Tensor,
+                    meta: AttnMetadata) -> torch.Tensor:
+    """q: [T, H, hd]; k, v: [T, kvh, hd]; kv_cache: [2, num_blocks, BS, kvh, hd] (one layer)."""
+    kvh, hd = kv_cache.shape[-2], kv_cache.shape[-1]
+    kv_cache[0].view(-1, kvh, hd).index_copy_(0, meta.slot_mapping, k)
+    kv_cache[1].view(-1, kvh, hd).index_copy_(0, meta.slot_mapping, v)
+    if len(meta.groups) == 1 and meta.groups[0].token_index is None:
+        return _attend(q, kv_cache, meta.groups[0])
+    out = torch.empty_like(q)
+    for group in meta.groups:
+        out.index_copy_(0, group.token_index, _attend(q.index_select(0, group.token_index), kv_cache, group))
+    return out
