@@ -1,0 +1,1 @@
+"""SkyStore placement: cost model, policies, trace simulator, offline optimum and workloads (pure)."""
