@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from skyctl.cli import catalog, gpu_mix
+from skyctl.cli import catalog, gpu_mix, store
 
 GROUPS: list[tuple[str, typer.Typer, str]] = [
     ("gpu-mix", gpu_mix.app, "Cheapest mix of GPU types for a workload (Mélange ILP)."),
     ("catalog", catalog.app, "GPU offerings, prices and specs on AWS, GCP and Azure."),
+    ("store", store.app, "Cost-optimal object placement across regions (SkyStore)."),
 ]
