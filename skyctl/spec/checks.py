@@ -1,6 +1,7 @@
 """Rules that tie the `service:` section to the task's resources (SkyPilot checks them at `serve up`).
 
-- every replica serves on one port: `service.ports`, else the single port in `resources.ports`;
+- every replica serves on one port: `service.ports`, else the single port in `resources.ports`
+  (optional on `cloud: local`, where each replica gets a free port in `$SKYCTL_PORT`);
 - on-demand fallback and spot placers need `use_spot: true` on every candidate;
 - a spot placer moves one machine shape between locations, so candidates may differ only in location;
 - per-accelerator QPS targets must cover every candidate's accelerator.
@@ -9,16 +10,19 @@
 from __future__ import annotations
 
 from skyctl.spec.fields import Reader
+from skyctl.spec.location import LOCAL_CLOUD
 from skyctl.spec.model import ReplicaPolicy, Resources
 
 _POLICY = "service.replica_policy"
 
 
-def replica_port(reader: Reader, service_ports: int | None, candidates: tuple[Resources, ...]) -> int:
-    """The port the load balancer targets on every replica."""
+def replica_port(reader: Reader, service_ports: int | None, candidates: tuple[Resources, ...]) -> int | None:
+    """The port the load balancer targets on every replica (None: local replicas get a free one each)."""
     if service_ports is not None:
         return service_ports
     ports = {c.ports for c in candidates}
+    if ports == {()} and all(c.cloud == LOCAL_CLOUD for c in candidates):
+        return None
     if ports == {()}:
         raise reader.error("resources.ports", "is required: the load balancer needs the port your `run` "
                            "command serves on", None,

@@ -19,7 +19,7 @@ import yaml
 from skyctl.errors import UserError
 from skyctl.spec.checks import check_qps_targets, check_spot, replica_port
 from skyctl.spec.fields import Reader, join_path, type_name
-from skyctl.spec.model import ServicePolicy, ServiceSpec, TaskSpec
+from skyctl.spec.model import INJECTED_ENVS, ServicePolicy, ServiceSpec, TaskSpec
 from skyctl.spec.resources import parse_resources
 from skyctl.spec.service import parse_service
 
@@ -127,6 +127,9 @@ def _envs(reader: Reader, value: Any, overrides: Mapping[str, str] | None) -> di
         if not isinstance(key, str) or not ENV_NAME.fullmatch(key):
             raise reader.error(path, "is not a valid environment variable name", key,
                                "use letters, digits and underscores, not starting with a digit")
+        if key in INJECTED_ENVS:
+            raise reader.error(path, "is set on every replica by skyctl", None,
+                               f"remove it from envs and read ${key} in `run` instead")
         if isinstance(item, bool):
             item = "true" if item else "false"
         elif isinstance(item, int | float):

@@ -25,6 +25,8 @@ DEFAULT_DISK_SIZE_GB = 256
 LB_POLICIES = ("least_load", "round_robin", "instance_aware_least_load")
 # `dynamic_fallback` is SkyPilot's SpotHedge placer; `skyctl` is our availability-aware one.
 SPOT_PLACERS = ("dynamic_fallback", "skyctl")
+# Set on every replica by the controller/provider, so a task may not define them.
+INJECTED_ENVS = ("SKYCTL_PORT", "SKYPILOT_SERVE_REPLICA_ID", "SKYPILOT_NUM_GPUS_PER_NODE")
 
 
 def _num(value: float) -> int | float:
@@ -204,18 +206,21 @@ class TLS:
 
 @dataclass(frozen=True)
 class ServicePolicy:
-    """The `service:` section. `ports` is the resolved port every replica serves on."""
+    """The `service:` section. `ports` is the resolved port every replica serves on; None only when
+    every candidate is `cloud: local`, whose provider gives each replica a free port in `$SKYCTL_PORT`."""
 
     readiness_probe: ReadinessProbe
     replica_policy: ReplicaPolicy
-    ports: int
+    ports: int | None = None
     load_balancing_policy: str = DEFAULT_LB_POLICY
     tls: TLS | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"readiness_probe": self.readiness_probe.to_dict(),
                                "replica_policy": self.replica_policy.to_dict(),
-                               "load_balancing_policy": self.load_balancing_policy, "ports": self.ports}
+                               "load_balancing_policy": self.load_balancing_policy}
+        if self.ports is not None:
+            out["ports"] = self.ports
         if self.tls:
             out["tls"] = {"keyfile": self.tls.keyfile, "certfile": self.tls.certfile}
         return out
