@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from skyctl.cli import store_sim
 from skyctl.cli.output import console, err_console, print_json, table, want_json
 from skyctl.store import buckets, objects
 from skyctl.store import gc as gc_mod
@@ -149,3 +150,7 @@ def gc(
         console.print(table(None, ["ACTION", "BUCKET", "KEY", "VERSION", "REGION"], rows, _justify))
     console.print(f"{len(rep.evicted)} evicted, {len(rep.kept_last)} kept as last copy, "
                   f"{len(rep.failed_pending)} abandoned writes, {rep.temp_removed} temp files removed")
+
+
+app.command("simulate")(store_sim.simulate)
+app.command("gen-trace")(store_sim.gen_trace)
