@@ -1,0 +1,1 @@
+"""The `skyctl gpu-mix` services: profile files, the endpoint profiler, and solving a mix."""
