@@ -1,4 +1,5 @@
-"""A deterministic stand-in for the model runner that still behaves like a paged KV cache.
+"""A deterministic stand-in for the model runner that still behaves like a paged KV cache,
+and a virtual-clock driver (one engine step = one tick) for fairness and locality experiments.
 
 Every slot it writes holds (token, chain hash of the whole prefix up to it), and each step reads
 the previous position back *through the block table*. The sampled token is a function of that
@@ -8,7 +9,12 @@ the output instead of passing silently. Cost model: a step costs `step_overhead 
 
 from __future__ import annotations
 
-from replica_agent.engine import ScheduledBatch
+import random
+from dataclasses import dataclass, field
+
+from replica_agent.config import EngineConfig
+from replica_agent.engine import LLMEngine, ScheduledBatch
+from replica_agent.sampling import SamplingParams
 
 MASK = (1 << 64) - 1
 ROOT_HASH = 0x9E3779B97F4A7C15
@@ -36,6 +42,7 @@ class FakeRunner:
         self.virtual_time = 0.0
         self.copies: list[tuple[int, int]] = []
         self.released: set[int] = set()
+        self.step_tokens: list[int] = []
 
     def execute(self, batch: ScheduledBatch) -> list[int]:
         bs, out = self.block_size, []
@@ -59,6 +66,7 @@ class FakeRunner:
         n = sum(e.num_tokens for e in batch.entries)
         self.steps += 1
         self.tokens_computed += n
+        self.step_tokens.append(n)
         self.virtual_time += self.step_overhead + n
         return out
 
@@ -75,3 +83,85 @@ class FakeRunner:
 
     def release(self, seq_id: int) -> None:
         self.released.add(seq_id)
+
+
+def make_engine(**overrides) -> tuple[LLMEngine, FakeRunner]:
+    """An engine on a FakeRunner whose clock is the engine's own step counter."""
+    config = EngineConfig(**overrides)
+    runner = FakeRunner(config.num_blocks, config.block_size)
+    engine = LLMEngine(config, runner)
+    engine.clock = lambda: engine.step_count
+    return engine, runner
+
+
+@dataclass
+class ClientLoad:
+    """Deterministic arrivals: `burst` requests every `every` steps in [start, stop)."""
+
+    every: int
+    prompt_len: int
+    max_tokens: int
+    start: int = 0
+    stop: int | None = None
+    burst: int = 1
+    pause: tuple[int, int] | None = None  # no arrivals in [pause[0], pause[1])
+    prefix: list[int] = field(default_factory=list)  # a private prefix shared by this client's prompts
+    total: int | None = None  # stop after this many requests
+
+
+@dataclass
+class Trace:
+    engine: LLMEngine
+    runner: FakeRunner
+    service: list[dict[str, float]] = field(default_factory=list)  # ledger after each step
+    backlogged: list[frozenset[str]] = field(default_factory=list)  # clients with waiting requests
+    ttft: dict[str, list[int]] = field(default_factory=dict)  # steps from arrival to first token
+
+    def gap_range(self, a: str, b: str, weights: dict[str, float] | None = None) -> float:
+        """range(D) over the steps where a and b are both backlogged, D = W_a/w_a - W_b/w_b."""
+        w = weights or {}
+        gaps = [s.get(a, 0.0) / w.get(a, 1.0) - s.get(b, 0.0) / w.get(b, 1.0)
+                for s, bl in zip(self.service, self.backlogged, strict=True) if a in bl and b in bl]
+        return max(gaps) - min(gaps) if gaps else 0.0
+
+
+def drive(engine: LLMEngine, loads: dict[str, ClientLoad], steps: int | None = None, seed: int = 0,
+          check: bool = False) -> Trace:
+    """Feed arrivals tick by tick and step the engine; steps=None runs until every load is served."""
+    rng, trace = random.Random(seed), Trace(engine, engine.runner)
+    sent: dict[str, int] = dict.fromkeys(loads, 0)
+    pending: dict[str, tuple[str, int, object]] = {}
+    t = 0
+
+    def more() -> bool:
+        if steps is not None:
+            return t < steps
+        exhausted = all(load.total is not None and sent[c] >= load.total for c, load in loads.items())
+        return not exhausted or engine.has_unfinished()
+
+    while more():
+        for client, load in loads.items():
+            active = t >= load.start and (load.stop is None or t < load.stop)
+            active = active and not (load.pause and load.pause[0] <= t < load.pause[1])
+            if not active or (t - load.start) % load.every:
+                continue
+            for _ in range(load.burst):
+                if load.total is not None and sent[client] >= load.total:
+                    break
+                tail = [rng.randrange(1, 30_000) for _ in range(load.prompt_len - len(load.prefix))]
+                params = SamplingParams(temperature=0, max_tokens=load.max_tokens)
+                rid = engine.add_request(load.prefix + tail, params, client)
+                pending[rid] = (client, t, engine.requests[rid][0])
+                sent[client] += 1
+        engine.step()
+        if check:
+            engine.check_invariants()
+        stats = engine.stats()
+        trace.service.append(stats.service_per_client)
+        trace.backlogged.append(frozenset(stats.waiting_per_client))
+        for rid, (client, arrived, seq) in list(pending.items()):
+            if seq.first_token_step is not None:
+                trace.ttft.setdefault(client, []).append(seq.first_token_step - arrived)
+                del pending[rid]
+        t += 1
+    return trace
