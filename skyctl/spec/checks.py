@@ -28,7 +28,8 @@ def replica_port(reader: Reader, service_ports: int | None, candidates: tuple[Re
                            "command serves on", None,
                            "add e.g. `ports: 8080` under resources (or `service.ports`)")
     if len(ports) > 1:
-        raise reader.error("resources.ports", "differs between resource candidates", sorted(ports),
+        raise reader.error("resources.ports", "differs between resource candidates",
+                           sorted(set().union(*ports)),
                            "serve on the same port everywhere, or set `service.ports`")
     (only,) = ports
     if len(only) != 1:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from skyctl.errors import UserError, did_you_mean
@@ -31,12 +31,22 @@ def join_path(parent: str, key: str | int) -> str:
 
 @dataclass(frozen=True)
 class Reader:
-    """Error context of one file: `source` is the path (or a label) shown before every message."""
+    """Error context of one file: `source` is the path (or a label) shown before every message;
+    `lines` maps YAML paths to line numbers, so messages read `svc.yaml:12: service.replicas: ...`."""
 
     source: str | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)
 
     def error(self, path: str, message: str, value: Any = None, fix: str | None = None) -> UserError:
-        return UserError(message, field=path or None, value=value, fix=fix, source=self.source)
+        return UserError(message, field=path or None, value=value, fix=fix, source=self._where(path))
+
+    def _where(self, path: str) -> str | None:
+        """`source:line` of the path, or of its nearest written parent (for a missing key)."""
+        while path and path not in self.lines:
+            parent = re.fullmatch(r"(.*)(\[\d+\]|\.[^.]*)", path)
+            path = parent[1] if parent else ""
+        line = self.lines.get(path)
+        return f"{self.source}:{line}" if self.source and line else self.source
 
     def mapping(self, value: Any, path: str, *, allowed: Iterable[str],
                 unsupported: Mapping[str, str] | None = None) -> dict[str, Any]:

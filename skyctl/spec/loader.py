@@ -45,13 +45,21 @@ def load_service_spec(path: str | Path, env_overrides: Mapping[str, str] | None 
     except (IsADirectoryError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read the file ({e.__class__.__name__})", source=source,
                         fix="pass a UTF-8 YAML file") from None
-    return parse_service_spec(load_yaml(text, source), source, env_overrides)
+    data, lines = _load_with_lines(text, source)
+    return parse_service_spec(data, source, env_overrides, lines=lines)
 
 
 def load_yaml(text: str, source: str) -> Any:
     """YAML -> Python, with syntax errors and duplicate keys reported by line and column."""
+    return _load_with_lines(text, source)[0]
+
+
+def _load_with_lines(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    """The document and the line (1-based) of every key and list item, by YAML path."""
+    loader = _StrictLoader(text)
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -59,14 +67,32 @@ def load_yaml(text: str, source: str) -> Any:
                         fix="check the indentation and quoting around that line") from None
     except yaml.YAMLError as e:
         raise UserError(f"invalid YAML: {e}", source=source, fix="check the file is YAML") from None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    if node is not None:
+        _index_lines(node, "", lines)
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = join_path(path, str(key.value))
+            lines[child] = key.start_mark.line + 1
+            _index_lines(value, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[join_path(path, i)] = item.start_mark.line + 1
+            _index_lines(item, join_path(path, i), lines)
 
 
 def parse_service_spec(data: dict[str, Any], source: str | None = None,
                        env_overrides: Mapping[str, str] | None = None, *,
-                       substitute_envs: bool = True) -> ServiceSpec:
-    """Validate a loaded service YAML. `source` labels messages; `substitute_envs=False` reads back a
-    `to_dict()` (already substituted) unchanged."""
-    reader = Reader(source)
+                       substitute_envs: bool = True, lines: Mapping[str, int] | None = None) -> ServiceSpec:
+    """Validate a loaded service YAML. `source` labels messages, `lines` (YAML path -> line) adds line
+    numbers to them; `substitute_envs=False` reads back a `to_dict()` (already substituted) unchanged."""
+    reader = Reader(source, lines or {})
     if data is None:
         raise reader.error("", "the file is empty", None, "write a `service:` section and a `run` command")
     top = reader.mapping(data, "", allowed=FIELDS, unsupported=UNSUPPORTED)

@@ -43,7 +43,8 @@ def parse_resources(reader: Reader, value: Any,
     items = section[key]
     list_path = join_path(path, key)
     if not isinstance(items, list) or not items:
-        raise reader.error(list_path, f"must be a non-empty list of overrides, not {type_name(items)}", items,
+        got = "an empty list" if items == [] else type_name(items)
+        raise reader.error(list_path, f"must be a non-empty list of overrides, not {got}", items,
                            f"write e.g. `{key}: [{{cloud: aws}}, {{cloud: gcp}}]`")
     candidates: list[Resources] = []
     for i, item in enumerate(items):

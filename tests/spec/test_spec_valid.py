@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from spec_helpers import DATA, EXAMPLES, lookup
 
 from skyctl.spec import load_service_spec, spec_from_dict
-from spec_helpers import DATA, EXAMPLES, lookup
 
 DEFAULT_PROBE = {"path": "/", "initial_delay_seconds": 1200, "timeout_seconds": 15}
 
@@ -126,7 +126,8 @@ def test_spothedge_summary_strings() -> None:
     policy = spec.service.replica_policy
     assert policy.spot_policy() == "SpotHedge"
     assert policy.use_ondemand_fallback and policy.autoscaling and not policy.instance_aware
-    assert policy.describe() == "Autoscaling from 2 to 5 replicas with 1 overprovisioned (target QPS per replica: 10)"
+    assert policy.describe() == \
+        "Autoscaling from 2 to 5 replicas with 1 overprovisioned (target QPS per replica: 10)"
     assert spec.service.readiness_probe.describe() == "GET /"
     assert spec.task.missing_envs == ["HF_TOKEN"]
     assert [c.location for c in spec.task.resources] == [("aws", "us-east-1", None), ("gcp", None, None)]
