@@ -106,7 +106,7 @@ def parse_service_spec(data: dict[str, Any], source: str | None = None,
         raise reader.error("num_nodes", "must be 1: a replica runs on one node", top["num_nodes"],
                            "remove `num_nodes`; scale with `service.replicas` instead")
     envs = _envs(reader, top.get("envs"), env_overrides)
-    service_raw = top["service"]
+    service_raw = top["service"] or {}  # a bare `service:` means every default
     if substitute_envs:
         values = {k: v for k, v in envs.items() if v is not None}
         service_raw = _substitute(copy.deepcopy(service_raw), values)

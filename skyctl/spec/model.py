@@ -77,6 +77,9 @@ class Resources:
     def location(self) -> tuple[str | None, str | None, str | None]:
         return (self.cloud, self.region, self.zone)
 
+    def __hash__(self) -> int:  # explicit: the generated one would fail on the mapping fields
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
     def without_location(self) -> Resources:
         """The machine part only: spot placers require it to be the same for every candidate."""
         return Resources(**{**self.__dict__, "cloud": None, "region": None, "zone": None})

@@ -156,6 +156,18 @@ def test_defaults_written_out_equal_the_defaults() -> None:
     assert spec_with(service=explicit).version == parse_service_spec(implicit, "t.yaml").version
 
 
+def test_bare_service_section_means_defaults() -> None:
+    spec = parse_service_spec({"service": None, "resources": {"ports": 8080}, "run": "x"}, "t.yaml")
+    assert spec.service.readiness_probe.path == "/" and spec.service.replica_policy.min_replicas == 1
+
+
+def test_candidates_are_hashable_for_placer_bookkeeping() -> None:
+    spec = spec_with({"labels": {"team": "ml"}, "image_id": {"us-east-1": "ami-1"},
+                      "any_of": [{"cloud": "aws"}, {"cloud": "gcp"}]})
+    stats = {c: 0 for c in spec.task.resources}
+    assert len(stats) == 2 and spec.task.resources[0] in stats
+
+
 def test_specs_are_frozen() -> None:
     spec = spec_with()
     with pytest.raises(dataclasses.FrozenInstanceError):
