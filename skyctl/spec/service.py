@@ -84,6 +84,9 @@ def _probe(reader: Reader, value: Any, path: str) -> ReadinessProbe:
         raise reader.error(join_path(path, "path"), "is required in the object form", None,
                            "add e.g. `path: /health`, or write `readiness_probe: /health`")
     post_data = probe.get("post_data")
+    if post_data is not None and not isinstance(post_data, str | dict | list):
+        raise reader.error(join_path(path, "post_data"), f"must be a JSON body, not {type_name(post_data)}",
+                           post_data, "write the body as a YAML mapping, e.g. `post_data: {prompt: hi}`")
     if isinstance(post_data, str):
         try:
             post_data = json.loads(post_data)

@@ -79,6 +79,8 @@ CASES: list[tuple[str, dict[str, Any], str | None, str, Any, str]] = [
      "service.readiness_probe.path", "is required in the object form", None, "readiness_probe: /health"),
     ("probe-post-data-bad-json", patched(svc(readiness_probe={"path": "/", "post_data": "{model: x"})),
      "service.readiness_probe.post_data", "is not valid JSON", "{model: x", "YAML mapping"),
+    ("probe-post-data-number", patched(svc(readiness_probe={"path": "/", "post_data": 5})),
+     "service.readiness_probe.post_data", "must be a JSON body, not an integer", 5, "YAML mapping"),
     ("probe-delay-string", patched(svc(readiness_probe={"path": "/", "initial_delay_seconds": "20s"})),
      "service.readiness_probe.initial_delay_seconds", "must be a number, not a string", "20s", "unquoted"),
     ("probe-timeout-zero", patched(svc(readiness_probe={"path": "/", "timeout_seconds": 0})),
