@@ -4,8 +4,9 @@ the cost report needs (every cross-region transfer and every request).
 A replica row is the write-ahead record of a physical copy: it is inserted `pending` before any byte is
 written, becomes `ready` once the data is durable, `deleting` before the data is removed and `gone`
 after. `storage_start`/`storage_end` bound the interval the copy was paying for storage. Only one live
-(pending/ready/deleting) replica of an object may exist per region: the partial unique index is the claim
-that makes concurrent copy-on-read of the same object into the same region happen once.
+(pending/ready) replica of an object may exist per region: the partial unique index is the claim that
+makes concurrent copy-on-read of the same object into the same region happen once. Each replica has its
+own physical key, so a copy being deleted never shares bytes with the one that replaces it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from skyctl.state.schema import Component, register_component
 
-LIVE_REPLICA = "status IN ('pending', 'ready', 'deleting')"
+LIVE_REPLICA = "status IN ('pending', 'ready')"
 
 
 class VBucket(SQLModel, table=True):
