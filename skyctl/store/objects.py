@@ -32,9 +32,11 @@ from skyctl.store.service import (
     check_region,
     finish_deletes,
     get_bucket,
+    is_live,
     live_replicas,
     mark_deleting,
     newest_ready,
+    ready_replicas,
     record_request,
 )
 
@@ -200,9 +202,13 @@ def _get_once(store: Store, name: str, key: str, out: Path, region: str) -> GetR
         policy = store.policy(bucket)
         src_region = cheapest_source(store.pricing(), [r.region for r in live], region)
         source = next(r for r in live if r.region == src_region)
-        claim = None
+        claim, stale = None, []
         if src_region != region and policy.copies_on_read:
+            # An expired copy here that gc has not removed yet would hold the claim slot: drop it now.
+            stale = mark_deleting(s, [r for r in ready_replicas(s, obj.id or 0)
+                                      if r.region == region and not is_live(r, now)], now)
             claim = _claim(s, obj, region, policy.ttl(region, candidates(live, region), now), now)
+    finish_deletes(store, bucket, stale)
     backend = store.backend(bucket)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     os.close(fd)

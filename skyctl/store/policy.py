@@ -10,13 +10,14 @@ into `dst` over the bucket's regions.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Protocol
 
 from skyctl.errors import UserError, did_you_mean
+from solvers.skystore.costmodel import t_even
 
-MONTH_S = 30 * 86400.0
 FOREVER = -1.0
 
 POLICIES: dict[str, str] = {
@@ -38,9 +39,11 @@ class Prices(Protocol):
 
 def t_even_s(prices: Prices, src: str, dst: str) -> float:
     """Seconds a copy in dst can be stored for the price of re-fetching it from src (ski rental)."""
-    storage = prices.storage_gb_month(dst)
-    egress = prices.egress_gb(src, dst)
-    return FOREVER if storage <= 0 else egress / storage * MONTH_S
+    return _forever_if_inf(t_even(prices.egress_gb(src, dst), prices.storage_gb_month(dst)))
+
+
+def _forever_if_inf(ttl: float) -> float:
+    return FOREVER if math.isinf(ttl) else ttl
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,8 @@ class Policy:
         sources = [r for r in self.regions if r != dst]
         if not sources:
             return FOREVER
-        storage = self.prices.storage_gb_month(dst)
         egress = statistics.median(self.prices.egress_gb(s, dst) for s in sources)
-        return FOREVER if storage <= 0 else egress / storage * MONTH_S
+        return _forever_if_inf(t_even(egress, self.prices.storage_gb_month(dst)))
 
 
 def _finite(ttl: float) -> float:
