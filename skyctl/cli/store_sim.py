@@ -97,7 +97,9 @@ def simulate(
     cols = ["POLICY", "STORAGE $", "NETWORK $", "REQUESTS $", "TOTAL $", "HITS", "MISSES", "GB MOVED",
             "VS BEST"]
     title = f"{len(tr):,} requests, {tr.n_objects:,} objects, regions {', '.join(tr.regions)}"
-    console.print(table(title, cols, rows, lambda c: "right" if c in _NUMERIC else "left"))
+    tbl = table(title, cols, rows, lambda c: "right" if c in _NUMERIC else "left")
+    tbl.columns[0].min_width = max(len(r.policy) for r in results)  # names stay whole on narrow terminals
+    console.print(tbl)
 
 
 def gen_trace(

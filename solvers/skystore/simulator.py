@@ -166,6 +166,8 @@ def simulate(trace: Trace, prices: Prices, policy: Policy, *, time_scale: float 
                             del rp[r]
                     elif const_ttl is None:
                         v[1] = now + run.ttl_for(rp, r, now, o)
+                    elif const_ttl != INF:
+                        v[1] = now + const_ttl
             else:
                 misses += 1
                 src, best = -1, INF
