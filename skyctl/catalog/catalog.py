@@ -22,6 +22,7 @@ class Catalog:
         self.source = source
         self._regions: dict[str, list[str]] = {}
         self._zones: dict[str, set[str]] = {}
+        self._instance_types = {o.instance_type for o in self.offerings}
         for o in self.offerings:
             regions = self._regions.setdefault(o.cloud, [])
             if o.region not in regions:
@@ -56,16 +57,22 @@ class Catalog:
         return sorted(self._zones.get(self._check_region(region, None), ()))
 
     def query(self, *, gpu: str | None = None, cloud: str | None = None, region: str | None = None,
-              zone: str | None = None, spot: bool = False, gpu_count: int | None = None) -> list[Offering]:
+              zone: str | None = None, spot: bool = False, gpu_count: int | None = None,
+              instance_type: str | None = None) -> list[Offering]:
         """Matching offerings, cheapest first (by spot or on-demand $/h of the whole instance).
 
         `gpu` takes any spelling `gpu_family` accepts, so "A100" matches both A100 sizes. With spot=True,
         offerings without a spot price are dropped; otherwise those without an on-demand price sort last.
+        `instance_type` (exact, as the cloud spells it) is how the controller and the cost report find the
+        price of a machine they launched.
         """
         gpus = set(gpu_family(gpu)) if gpu is not None else None
         cloud = self._check_cloud(cloud) if cloud is not None else None
         region = self._check_region(region, cloud) if region is not None else None
         zone = self._check_zone(zone, region) if zone is not None else None
+        if instance_type is not None and instance_type not in self._instance_types:
+            raise UserError("unknown instance type", field="instance_type", value=instance_type,
+                            fix=did_you_mean(instance_type, self._instance_types) or "see skyctl catalog ls")
         if gpu_count is not None and (isinstance(gpu_count, bool) or not isinstance(gpu_count, int)
                                       or gpu_count < 1):
             raise UserError("must be a whole number >= 1", field="gpu_count", value=gpu_count)
@@ -73,6 +80,7 @@ class Catalog:
                 if (gpus is None or o.gpu in gpus) and (cloud is None or o.cloud == cloud)
                 and (region is None or o.region == region) and (zone is None or o.zone == zone)
                 and (gpu_count is None or o.gpu_count == gpu_count)
+                and (instance_type is None or o.instance_type == instance_type)
                 and not (spot and o.price_spot is None)]
         return sorted(hits, key=lambda o: _sort_key(o, spot))
 

@@ -60,7 +60,7 @@ def gpu_family(name: str) -> tuple[str, ...]:
     family = tuple(n for n in gpu_specs() if normalize(n.split("-")[0]) == key)
     if family:
         return family
-    hint = did_you_mean(name, [*gpu_specs(), *aliases.values()])
+    hint = did_you_mean(name, gpu_specs())
     raise UserError("unknown GPU type", field="gpu", value=name,
                     fix=hint or f"known GPUs: {', '.join(gpu_specs())}")
 
