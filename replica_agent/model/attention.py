@@ -72,8 +72,9 @@ def _attend(q: torch.Tensor, kv_cache: torch.Tensor, group: AttnGroup) -> torch.
         padded = q.new_zeros(b * max_q, heads, hd).index_copy_(0, group.pad_index, q)
     # Query heads h*per_kv..(h+1)*per_kv-1 share KV head h: fold them into the query-row axis.
     qg = padded.view(b, max_q, kvh, per_kv, hd).permute(0, 2, 1, 3, 4).reshape(b, kvh, max_q * per_kv, hd)
-    kv = kv_cache[:, group.block_tables]  # [2, B, nblk, BS, kvh, hd]
-    length = kv.shape[2] * block_size
+    # index_select on the flat table is an order of magnitude faster than advanced indexing on CPU.
+    kv = kv_cache.index_select(1, group.block_tables.view(-1))  # [2, B * nblk, BS, kvh, hd]
+    length = group.block_tables.shape[1] * block_size
     k = kv[0].view(b, length, kvh, hd).transpose(1, 2)
     v = kv[1].view(b, length, kvh, hd).transpose(1, 2)
     out = F.scaled_dot_product_attention(qg, k, v, attn_mask=group.mask)
