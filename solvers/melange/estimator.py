@@ -6,9 +6,10 @@ request rate `rate` for requests of `input_len` prompt and `output_len` generate
 * decode step with `b` running requests: `t_d(b) = max((W + b·kv·ctx) / BW, (2·P·b + 4·L·h·b·ctx) / F)`
   (memory-bandwidth bound: weights plus the KV cache read once per step; compute bound at large batches),
   with `ctx = input_len + output_len / 2` the mean context length;
-* prefill of one request: `t_p = max(W / BW, (2·P·I + 2·L·h·I²) / F)` (compute bound for long prompts);
-  prefills take a fraction `f_p = rate · t_p` of the GPU's time, which stretches every decode step by
-  `1 / (1 − f_p)` (amortised prefill of new requests);
+* a prefill step for the `n = max(1, rate·W/BW)` prompts that arrive during one weight read:
+  `t_p = max(W / BW, n·(2·P·I + 2·L·h·I²) / F)` (compute bound for long prompts); prefills take a fraction
+  `f_p = rate · t_p / n` of the GPU's time, which stretches every decode step by `1 / (1 − f_p)`
+  (amortised prefill of new requests);
 * Little's law: requests in decode `b = rate · (O − 1) · t_d(b) / (1 − f_p)`, solved exactly per branch of
   the max; all in-flight requests hold `I + O` tokens of KV cache, capped by GPU memory and `max_batch`;
 * mean TPOT (Mélange's SLO metric, latency / generated tokens) = `(TTFT + (O − 1)·t_d/(1 − f_p)) / O` with
@@ -147,16 +148,18 @@ class Roofline:
         self.overhead = eff.step_overhead_ms / 1e3
         self.kv_capacity = gpu.memory_gb * GB * eff.memory_utilization - model.weights_bytes  # bytes
 
-    def prefill_s(self, input_len: float) -> float:
+    def prefill_s(self, input_len: float, batch: float = 1.0) -> float:
+        """One prefill step for `batch` prompts: weights are read once, FLOPs grow with the prompts."""
         m = self.model
         compute = (2 * m.params * input_len + 2 * m.layers * m.hidden * input_len**2) / self.flops
-        return max(m.weights_bytes / self.bw, compute) + self.overhead
+        return max(m.weights_bytes / self.bw, batch * compute) + self.overhead
 
     def point(self, input_len: float, output_len: float, rate: float) -> ServerPoint | None:
         """Steady state at `rate` req/s, or None when the server cannot keep up (the queue would grow)."""
         m = self.model
-        t_p = self.prefill_s(input_len)
-        f_p = rate * t_p
+        batch = max(1.0, rate * m.weights_bytes / self.bw)  # prompts arriving during one weight read
+        t_p = self.prefill_s(input_len, batch)
+        f_p = rate * t_p / batch
         if f_p >= 1.0:
             return None
         ctx = input_len + output_len / 2
@@ -187,7 +190,7 @@ class Roofline:
             return p is not None and p.tpot_s * 1e3 <= slo_tpot_ms and (
                 slo_ttft_ms is None or p.ttft_s * 1e3 <= slo_ttft_ms)
 
-        lo, hi = 0.0, 1.0 / self.prefill_s(input_len)
+        lo, hi = 0.0, 1.0 / (self.prefill_s(input_len, 1e9) / 1e9)
         if not ok(hi * 1e-9):
             return 0.0
         for _ in range(60):
