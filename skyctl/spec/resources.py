@@ -53,7 +53,8 @@ def parse_resources(reader: Reader, value: Any,
         fields = reader.mapping(item, item_path, allowed=allowed, unsupported=UNSUPPORTED)
         merged = {**base, **{k: (v, join_path(item_path, k)) for k, v in fields.items()}}
         candidates.extend(_expand(reader, merged, key))
-    return _dedupe(tuple(candidates)), key == "ordered"
+    unique = _dedupe(tuple(candidates))
+    return unique, key == "ordered" and len(unique) > 1
 
 
 def _is_list(fields: dict[str, tuple[Any, str]]) -> bool:

@@ -51,6 +51,11 @@ def test_any_of_items_override_the_base_and_expand_over_accelerators() -> None:
                    (("aws", "us-west-2", None), "L4", False), (("aws", "us-west-2", None), "A10G", False)]
 
 
+def test_a_single_candidate_has_no_order() -> None:
+    assert spec_with({"ordered": [{"cloud": "aws"}]}).task.ordered is False
+    assert spec_with({"ordered": [{"cloud": "aws"}, {"cloud": "gcp"}]}).task.ordered is True
+
+
 def test_repeated_candidates_are_kept_once() -> None:
     spec = spec_with({"any_of": [{"cloud": "gcp"}, {"cloud": "GCP"}, {"infra": "gcp"}]})
     assert [c.location for c in spec.task.resources] == [("gcp", None, None)]
