@@ -131,7 +131,8 @@ def test_burst_sweep_matches_the_known_latency_model(server) -> None:
             if want == 0:
                 assert table[r][c] == 0, (i, o)
             else:
-                assert table[r][c] == pytest.approx(want, rel=0.3), (i, o)
+                # timers only overshoot and a loaded box adds latency: allow slower, not faster
+                assert 0.5 * want <= table[r][c] <= 1.15 * want, (i, o, table[r][c], want)
     assert table[1][0] == 0  # 512-token prompts: prefill alone breaks a 50 ms TPOT at 8 output tokens
     assert table[0][0] > table[0][1] > table[1][1] > 0  # longer requests are served at lower req/s
     assert res.unmeasured == []
