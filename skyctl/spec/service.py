@@ -29,8 +29,21 @@ from skyctl.spec.model import (
 )
 
 FIELDS = ("readiness_probe", "replicas", "replica_policy", "load_balancing_policy", "ports", "tls")
+_OLD = "an old SkyServe field; "
 UNSUPPORTED = {"pool": "SkyPilot pools are batch worker pools; remove `pool` to serve",
-               "workers": "SkyPilot pools are batch worker pools; remove `workers` to serve"}
+               "workers": "SkyPilot pools are batch worker pools; remove `workers` to serve",
+               "https": _OLD + "write `tls: {keyfile: key.pem, certfile: cert.pem}`",
+               "auto_restart": _OLD + "remove it: failed replicas are always replaced",
+               "controller_resources": _OLD + "remove it: the controller runs where `skyctl serve up` runs",
+               "route53_hosted_zone": "external load balancers are not supported; remove it",
+               "external_load_balancers": "external load balancers are not supported; remove it"}
+POLICY_UNSUPPORTED = {
+    "init_replicas": _OLD + "remove it: replicas start at `min_replicas`",
+    "num_extra": _OLD + "write `num_overprovision`",
+    "spot_policy": _OLD + "write `spot_placer: dynamic_fallback` and `dynamic_ondemand_fallback: true`",
+    "spot_mixer": _OLD + "write `dynamic_ondemand_fallback: true`",
+    "spot_zones": _OLD + "list the zones under `resources.any_of`, e.g. `- zone: us-central1-a`",
+}
 PROBE_FIELDS = ("path", "initial_delay_seconds", "timeout_seconds", "post_data", "headers")
 POLICY_FIELDS = ("min_replicas", "max_replicas", "target_qps_per_replica", "upscale_delay_seconds",
                  "downscale_delay_seconds", "num_overprovision", "base_ondemand_fallback_replicas",
@@ -113,7 +126,7 @@ def _probe_path(reader: Reader, value: Any, path: str) -> str:
 
 
 def _replica_policy(reader: Reader, value: Any, path: str) -> ReplicaPolicy:
-    section = reader.mapping(value, path, allowed=POLICY_FIELDS)
+    section = reader.mapping(value, path, allowed=POLICY_FIELDS, unsupported=POLICY_UNSUPPORTED)
 
     def at(key: str) -> str:
         return join_path(path, key)
