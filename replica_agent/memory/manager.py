@@ -105,14 +105,15 @@ class KVCacheManager:
             path.append(node)
             parent = node
 
-    def fork(self, parent: Sequence, child: Sequence) -> None:
-        """Child shares every parent block; the first write to a shared block copies it."""
-        for block_id in parent.block_table:
+    def fork(self, parent: Sequence, child: Sequence, computed: int) -> None:
+        """Child shares the parent blocks holding its first `computed` tokens; the first write to a
+        shared block copies it."""
+        child.block_table = parent.block_table[:cdiv(computed, self.block_size)]
+        for block_id in child.block_table:
             self._hold(self.pool.blocks[block_id])
-        child.block_table = list(parent.block_table)
-        child.num_computed_tokens = parent.num_computed_tokens
+        child.num_computed_tokens = computed
         child.num_cached_tokens = parent.num_cached_tokens
-        self._path[child.seq_id] = list(self._path.get(parent.seq_id, []))
+        self._path[child.seq_id] = self._path.get(parent.seq_id, [])[:computed // self.block_size]
 
     def free(self, seq: Sequence) -> None:
         """Drop seq's table; cached blocks stay evictable, the tail (least shareable) goes first."""

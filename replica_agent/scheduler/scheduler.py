@@ -155,8 +155,7 @@ class Scheduler:
         children = self.siblings.pop(parent.seq_id, [])
         self.reserved_seats -= len(children)
         for child in children:
-            self.kv.fork(parent, child)
-            child.num_computed_tokens = parent.num_prompt_tokens - 1
+            self.kv.fork(parent, child, parent.num_prompt_tokens - 1)
             child.num_charged_tokens = parent.num_prompt_tokens
             child.status = SequenceStatus.RUNNING
             self.running.append(child)
