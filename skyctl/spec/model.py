@@ -29,6 +29,30 @@ SPOT_PLACERS = ("dynamic_fallback", "skyctl")
 INJECTED_ENVS = ("SKYCTL_PORT", "SKYPILOT_SERVE_REPLICA_ID", "SKYPILOT_NUM_GPUS_PER_NODE")
 
 
+class FrozenMap(dict):
+    """A dict that refuses changes, so the maps inside a spec are as immutable as the spec itself
+    (a controller adding `SKYCTL_PORT` to `task.envs` would otherwise change every later replica)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("spec objects are immutable; build a changed copy with dataclasses.replace")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=lambda kv: kv[0])))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and deepcopy rebuild it from a plain dict
+        return (FrozenMap, (dict(self),))
+
+
+def _freeze(obj: object, *names: str) -> None:
+    """Swap the named mapping fields of a frozen dataclass for FrozenMaps (from __post_init__)."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, Mapping) and not isinstance(value, FrozenMap):
+            object.__setattr__(obj, name, FrozenMap(value))
+
+
 def _num(value: float) -> int | float:
     """2.0 -> 2 so normalised output reads like the YAML a person writes."""
     return int(value) if float(value).is_integer() else value
@@ -68,6 +92,9 @@ class Resources:
     ports: tuple[int, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _freeze(self, "labels", "image_id")
+
     @property
     def accelerators(self) -> dict[str, int | float]:
         """SkyPilot's `{name: count}` view; empty for CPU-only candidates."""
@@ -106,6 +133,9 @@ class ReadinessProbe:
     post_data: Any = None  # parsed JSON body; when set the probe is a POST
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _freeze(self, "headers")
+
     @property
     def method(self) -> str:
         return "GET" if self.post_data is None else "POST"
@@ -137,6 +167,9 @@ class ReplicaPolicy:
     base_ondemand_fallback_replicas: int = 0
     dynamic_ondemand_fallback: bool = False
     spot_placer: str | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, "target_qps_per_replica")
 
     @property
     def autoscaling(self) -> bool:
@@ -240,6 +273,9 @@ class TaskSpec:
     envs: Mapping[str, str | None] = field(default_factory=dict)
     setup: str | None = None
     workdir: str | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, "envs")
 
     @property
     def missing_envs(self) -> list[str]:

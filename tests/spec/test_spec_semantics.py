@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -179,6 +181,19 @@ def test_specs_are_frozen() -> None:
         spec.name = "x"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.service.replica_policy.min_replicas = 3  # type: ignore[misc]
+
+
+def test_maps_inside_a_spec_are_frozen_but_copyable() -> None:
+    spec = load_service_spec(DATA / "auth_headers.yaml")
+    with pytest.raises(TypeError, match="immutable"):
+        spec.task.envs["SKYCTL_PORT"] = "9000"  # type: ignore[index]
+    with pytest.raises(TypeError, match="immutable"):
+        spec.service.readiness_probe.headers.update({"X": "y"})  # type: ignore[attr-defined]
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    assert copy.deepcopy(spec).version == spec.version
+    changed = dataclasses.replace(spec.task, envs={**spec.task.envs, "SKYCTL_PORT": "9000"})
+    assert changed.envs["SKYCTL_PORT"] == "9000" and "SKYCTL_PORT" not in spec.task.envs
+    assert json.loads(json.dumps(spec.task.envs)) == dict(spec.task.envs)
 
 
 def test_errors_in_a_file_carry_the_line(tmp_path) -> None:
