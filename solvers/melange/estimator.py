@@ -114,7 +114,8 @@ class Efficiency:
     """Fixed fractions of the datasheet a real server reaches; the same for every GPU and bucket.
 
     bandwidth: achieved/peak memory bandwidth of decode kernels; compute: model FLOP utilisation of
-    prefill; memory_utilization and max_batch: vLLM's defaults (gpu_memory_utilization, max_num_seqs).
+    prefill; memory_utilization and max_batch: vLLM's defaults (gpu_memory_utilization, max_num_seqs);
+    step_overhead_ms: CPU time per engine step (scheduling, sampling), 0 for an engine that hides it.
     """
 
     bandwidth: float = 0.8
@@ -124,8 +125,9 @@ class Efficiency:
     step_overhead_ms: float = 0.0
 
     def describe(self) -> str:
+        overhead = f", step overhead {self.step_overhead_ms:g} ms" if self.step_overhead_ms else ""
         return (f"bandwidth efficiency {self.bandwidth:g}, compute efficiency {self.compute:g}, "
-                f"memory utilisation {self.memory_utilization:g}, max batch {self.max_batch}")
+                f"memory utilisation {self.memory_utilization:g}, max batch {self.max_batch}{overhead}")
 
 
 @dataclass(frozen=True)
