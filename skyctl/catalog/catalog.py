@@ -23,6 +23,14 @@ class Catalog:
         self._regions: dict[str, list[str]] = {}
         self._zones: dict[str, set[str]] = {}
         self._instance_types = {o.instance_type for o in self.offerings}
+        # sorted once here, so a query is a filter that keeps this order
+        spot_priced = (o for o in self.offerings if o.price_spot is not None)
+        self._by_price = {False: tuple(sorted(self.offerings, key=lambda o: _sort_key(o, False))),
+                          True: tuple(sorted(spot_priced, key=lambda o: _sort_key(o, True)))}
+        self._by_gpu: dict[tuple[bool, str], list[Offering]] = {}
+        for spot, ordered in self._by_price.items():
+            for o in ordered:
+                self._by_gpu.setdefault((spot, o.gpu), []).append(o)
         for o in self.offerings:
             regions = self._regions.setdefault(o.cloud, [])
             if o.region not in regions:
@@ -76,13 +84,16 @@ class Catalog:
         if gpu_count is not None and (isinstance(gpu_count, bool) or not isinstance(gpu_count, int)
                                       or gpu_count < 1):
             raise UserError("must be a whole number >= 1", field="gpu_count", value=gpu_count)
-        hits = [o for o in self.offerings
+        spot = bool(spot)
+        if gpus is not None and len(gpus) == 1:  # the common case: the per-GPU list, already in price order
+            pool: Iterable[Offering] = self._by_gpu.get((spot, next(iter(gpus))), ())
+        else:
+            pool = self._by_price[spot]
+        return [o for o in pool
                 if (gpus is None or o.gpu in gpus) and (cloud is None or o.cloud == cloud)
                 and (region is None or o.region == region) and (zone is None or o.zone == zone)
                 and (gpu_count is None or o.gpu_count == gpu_count)
-                and (instance_type is None or o.instance_type == instance_type)
-                and not (spot and o.price_spot is None)]
-        return sorted(hits, key=lambda o: _sort_key(o, spot))
+                and (instance_type is None or o.instance_type == instance_type)]
 
     def cheapest(self, gpu: str, *, cloud: str | None = None, region: str | None = None, spot: bool = False,
                  gpu_count: int | None = None) -> Offering:

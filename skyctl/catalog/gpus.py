@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from skyctl.catalog.model import GpuSpec
@@ -50,6 +50,7 @@ def canonical_gpu(name: str) -> str:
     return matches[0]
 
 
+@lru_cache(maxsize=1024)
 def gpu_family(name: str) -> tuple[str, ...]:
     """The canonical names a user-given GPU name stands for: one for an exact name or alias, several for a
     family name such as "A100" (-> A100-40GB, A100-80GB). Unknown names raise UserError with a hint."""

@@ -28,20 +28,24 @@ COLUMNS = ("cloud", "region", "zone", "instance_type", "gpu", "gpu_count", "gpu_
            "memory_gb", "price_ondemand", "price_spot", "price_date", "price_source")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")  # ISO date, month or year
+_DEFAULT_HOME = "~/.skyctl"
 
 
 def override_path() -> Path | None:
-    """The user's catalog file if one is set: $SKYCTL_CATALOG, else $SKYCTL_HOME (~/.skyctl)/catalog.csv."""
+    """The user's catalog file if one is set: $SKYCTL_CATALOG, else $SKYCTL_HOME (~/.skyctl)/catalog.csv.
+
+    Checked on every load_catalog() call (one stat), so a long-running controller sees a newly added file.
+    """
     env = os.environ.get("SKYCTL_CATALOG")
     if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
+        path = os.path.expanduser(env)
+        if not os.path.isfile(path):
             raise UserError("catalog file not found", field="SKYCTL_CATALOG", value=env,
                             fix="point it at an offerings CSV or unset it to use the shipped catalog")
-        return path
-    home = Path(os.environ.get("SKYCTL_HOME") or Path.home() / ".skyctl").expanduser()
-    path = home / "catalog.csv"
-    return path if path.is_file() else None
+        return Path(path)
+    home = os.environ.get("SKYCTL_HOME") or _DEFAULT_HOME
+    path = os.path.join(os.path.expanduser(home), "catalog.csv")
+    return Path(path) if os.path.isfile(path) else None
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
@@ -77,21 +81,39 @@ def _cached_file(path: str, size: int, mtime_ns: int) -> Catalog:
 
 
 def parse_offerings(text: str, source: str) -> tuple[Offering, ...]:
-    """Parse and check an offerings CSV; `source` names the file in error messages."""
+    """Parse and check an offerings CSV; `source` names the file in error messages.
+
+    Cells repeat a lot (clouds, regions, GPU names, sources), so each distinct (column, text) pair is
+    converted and checked once per file; that keeps a cold parse within a few times a bare csv.reader pass.
+    """
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != COLUMNS:
         raise UserError("wrong header", source=source, field="line 1", value=",".join(header or []),
                         fix=f"the columns must be exactly: {','.join(COLUMNS)}")
+    memo: dict[tuple[int, str], Any] = {}
     seen: dict[tuple[str, str, str | None, str], int] = {}
     out: list[Offering] = []
     for lineno, cells in _rows(reader):
-        off = _parse_row(cells, source, lineno)
+        if len(cells) != len(COLUMNS):
+            raise UserError(f"expected {len(COLUMNS)} cells, found {len(cells)}", source=source,
+                            field=f"line {lineno}", fix="check for a missing or extra comma")
+        values = []
+        for i, raw in enumerate(cells):
+            value = memo.get((i, raw), _MISSING)
+            if value is _MISSING:
+                value = memo[(i, raw)] = _convert(i, raw.strip(), source, lineno)
+            values.append(value)
+        off = Offering(*values)
+        if off.price_ondemand is None and off.price_spot is None:
+            raise UserError("an offering needs at least one price", source=source,
+                            field=f"line {lineno}, column price_ondemand",
+                            fix="fill price_ondemand or price_spot")
         key = (off.cloud, off.region, off.zone, off.instance_type)
         if key in seen:
-            raise UserError("duplicate offering", source=source, field=f"line {lineno}", value="/".join(
-                p for p in (off.cloud, off.region, off.zone, off.instance_type) if p),
-                fix=f"it repeats line {seen[key]}; keep one row per (cloud, region, zone, instance_type)")
+            raise UserError("duplicate offering", source=source, field=f"line {lineno}",
+                            value=off.location + "/" + off.instance_type,
+                            fix=f"it repeats line {seen[key]}; keep one row per place and instance type")
         seen[key] = lineno
         out.append(off)
     if not out:
@@ -108,48 +130,25 @@ def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _parse_row(cells: list[str], source: str, lineno: int) -> Offering:
-    if len(cells) != len(COLUMNS):
-        raise UserError(f"expected {len(COLUMNS)} cells, found {len(cells)}", source=source,
-                        field=f"line {lineno}", fix="check for a missing or extra comma")
-    row = dict(zip(COLUMNS, (c.strip() for c in cells), strict=True))
-
-    def cell(column: str, convert: Callable[[str], Any], want: str) -> Any:
-        try:
-            return convert(row[column])
-        except (ValueError, UserError) as e:
-            hint = e.fix if isinstance(e, UserError) and e.fix else want
-            raise UserError("bad value", source=source, field=f"line {lineno}, column {column}",
-                            value=row[column], fix=hint) from None
-
-    gpu = cell("gpu", _gpu, "a known GPU type")
-    od = cell("price_ondemand", _price, "a non-negative $/h number, or empty for no offer")
-    spot = cell("price_spot", _price, "a non-negative $/h number, or empty for no offer")
-    if od is None and spot is None:
-        raise UserError("an offering needs at least one price", source=source,
-                        field=f"line {lineno}, column price_ondemand",
-                        fix="fill price_ondemand or price_spot")
-    return Offering(
-        cloud=cell("cloud", _name, "lower-case letters, digits and '-', e.g. aws"),
-        region=cell("region", _name, "lower-case letters, digits and '-', e.g. us-east-1"),
-        zone=row["zone"] or None,
-        instance_type=cell("instance_type", _nonempty, "the cloud's instance type name"),
-        gpu=gpu,
-        gpu_count=cell("gpu_count", _positive_int, "a whole number >= 1"),
-        gpu_memory_gb=cell("gpu_memory_gb", _positive_float, "GB of one GPU, > 0"),
-        vcpus=cell("vcpus", _positive_int, "a whole number >= 1"),
-        memory_gb=cell("memory_gb", _positive_float, "RAM in GB, > 0"),
-        price_ondemand=od,
-        price_spot=spot,
-        price_date=cell("price_date", _date, "an ISO date: YYYY-MM-DD, or YYYY-MM or YYYY"),
-        price_source=cell("price_source", _nonempty, "name where the price comes from"),
-    )
+def _convert(index: int, text: str, source: str, lineno: int) -> Any:
+    """One cell, converted and checked; a bad one is a UserError naming file, line and column."""
+    convert, want = _CELLS[index]
+    try:
+        return convert(text)
+    except (ValueError, UserError) as e:
+        hint = e.fix if isinstance(e, UserError) and e.fix else want
+        raise UserError("bad value", source=source, field=f"line {lineno}, column {COLUMNS[index]}",
+                        value=text, fix=hint) from None
 
 
 def _name(s: str) -> str:
     if not _NAME.match(s):
         raise ValueError(s)
     return s
+
+
+def _optional(s: str) -> str | None:
+    return s or None
 
 
 def _nonempty(s: str) -> str:
@@ -192,3 +191,23 @@ def _date(s: str) -> str:
     if not _DATE.match(s):
         raise ValueError(s)
     return s
+
+
+_MISSING = object()
+_PRICE_HINT = "a non-negative $/h number, or empty for no offer"
+# (converter, what a good value looks like), in COLUMNS order, which is also Offering's field order
+_CELLS: tuple[tuple[Callable[[str], Any], str], ...] = (
+    (_name, "lower-case letters, digits and '-', e.g. aws"),
+    (_name, "lower-case letters, digits and '-', e.g. us-east-1"),
+    (_optional, "a zone name, or empty where the cloud has no zones"),
+    (_nonempty, "the cloud's instance type name"),
+    (_gpu, "a known GPU type"),
+    (_positive_int, "a whole number >= 1"),
+    (_positive_float, "GB of one GPU, > 0"),
+    (_positive_int, "a whole number >= 1"),
+    (_positive_float, "RAM in GB, > 0"),
+    (_price, _PRICE_HINT),
+    (_price, _PRICE_HINT),
+    (_date, "an ISO date: YYYY-MM-DD, or YYYY-MM or YYYY"),
+    (_nonempty, "name where the price comes from"),
+)
