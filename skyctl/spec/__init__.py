@@ -11,6 +11,7 @@ from skyctl.spec.model import (
     SPOT_PLACERS,
     TLS,
     Amount,
+    FrozenMap,
     ReadinessProbe,
     ReplicaPolicy,
     Resources,
@@ -19,6 +20,6 @@ from skyctl.spec.model import (
     TaskSpec,
 )
 
-__all__ = ["LB_POLICIES", "SPOT_PLACERS", "TLS", "Amount", "ReadinessProbe", "ReplicaPolicy", "Resources",
-           "ServicePolicy", "ServiceSpec", "TaskSpec", "load_service_spec", "load_yaml", "parse_service_spec",
-           "spec_from_dict"]
+__all__ = ["LB_POLICIES", "SPOT_PLACERS", "TLS", "Amount", "FrozenMap", "ReadinessProbe", "ReplicaPolicy",
+           "Resources", "ServicePolicy", "ServiceSpec", "TaskSpec", "load_service_spec", "load_yaml",
+           "parse_service_spec", "spec_from_dict"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # SkyPilot's defaults (sky/serve/constants.py, sky/resources.py).
@@ -104,12 +104,9 @@ class Resources:
     def location(self) -> tuple[str | None, str | None, str | None]:
         return (self.cloud, self.region, self.zone)
 
-    def __hash__(self) -> int:  # explicit: the generated one would fail on the mapping fields
-        return hash(json.dumps(self.to_dict(), sort_keys=True))
-
     def without_location(self) -> Resources:
         """The machine part only: spot placers require it to be the same for every candidate."""
-        return Resources(**{**self.__dict__, "cloud": None, "region": None, "zone": None})
+        return replace(self, cloud=None, region=None, zone=None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -135,6 +132,9 @@ class ReadinessProbe:
 
     def __post_init__(self) -> None:
         _freeze(self, "headers")
+
+    def __hash__(self) -> int:  # explicit: `post_data` is a JSON body, possibly nested dicts
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     @property
     def method(self) -> str:
@@ -290,10 +290,6 @@ class TaskSpec:
                                "setup": self.setup, "run": self.run, "workdir": self.workdir}
         return {k: v for k, v in out.items() if v is not None}
 
-    def digest(self) -> str:
-        """Hash of what a replica runs: replicas of a new version with the same digest need no relaunch."""
-        return _digest(self.to_dict())
-
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -313,6 +309,12 @@ class ServiceSpec:
         body = self.to_dict()
         body.pop("name", None)
         return _digest(body)
+
+    @property
+    def replica_digest(self) -> str:
+        """Hash of what a replica runs (task and serving port, not probe or scaling policy): replicas of
+        an old version with the same digest can be kept across `serve update`, as SkyPilot does."""
+        return _digest({**self.task.to_dict(), "port": self.service.ports})
 
 
 def _digest(data: Mapping[str, Any]) -> str:

@@ -147,10 +147,19 @@ def test_version_tracks_content_not_name_or_source() -> None:
     assert len(base.version) == 16 and int(base.version, 16) >= 0
 
 
-def test_task_digest_ignores_the_service_section() -> None:
-    one, two = spec_with(service={"replicas": 1}), spec_with(service={"replicas": 5})
-    assert one.task.digest() == two.task.digest()
-    assert spec_with({"accelerators": "L4"}).task.digest() != one.task.digest()
+def test_replica_digest_ignores_scaling_and_probe_but_not_the_port() -> None:
+    one = spec_with(service={"replicas": 1})
+    rescaled = spec_with(service={"replicas": 5, "readiness_probe": "/health"})
+    assert rescaled.replica_digest == one.replica_digest and rescaled.version != one.version
+    assert spec_with({"accelerators": "L4"}).replica_digest != one.replica_digest
+    assert spec_with({"ports": "8080-8081"}, service={"replicas": 1, "ports": 8081}).replica_digest != \
+        spec_with({"ports": "8080-8081"}, service={"replicas": 1, "ports": 8080}).replica_digest
+
+
+def test_specs_hash_by_content() -> None:
+    spec = load_service_spec(DATA / "paper_e2e.yaml")  # a nested JSON probe body
+    assert hash(spec) == hash(spec_from_dict(spec.to_dict()))
+    assert len({spec, spec_from_dict(spec.to_dict()), spec_with()}) == 2
 
 
 def test_defaults_written_out_equal_the_defaults() -> None:
