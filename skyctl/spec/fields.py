@@ -6,6 +6,7 @@ problem is (`service.replica_policy.max_replicas`), what was there and what to w
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -95,8 +96,9 @@ class Reader:
     def number(self, value: Any, path: str, *, minimum: float | None = None,
                positive: bool = False) -> float | int:
         """Ints stay ints so that `to_dict()` round-trips `300` as `300`, not `300.0`."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(path, f"must be a number, not {type_name(value)}", value,
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            got = type_name(value) if not isinstance(value, float) else "infinite or NaN"
+            raise self.error(path, f"must be a number, not {got}", value,
                              f"write a number (unquoted), e.g. `{path.rsplit('.', 1)[-1]}: 10`")
         if positive and value <= 0:
             raise self.error(path, "must be > 0", value, "use a positive number")
@@ -124,8 +126,7 @@ class Reader:
         for key, item in value.items():
             item_path = join_path(path, str(key))
             if not isinstance(key, str) or (key_pattern and not key_pattern.fullmatch(key)):
-                raise self.error(item_path, "invalid name", key,
-                                 "use letters, digits and underscores, not starting with a digit")
+                raise self.error(item_path, "invalid name", key, "use letters, digits, '-' and '_'")
             if not isinstance(item, str):
                 raise self.error(item_path, f"must be a string, not {type_name(item)}", item,
                                  f"quote the value: `{key}: \"{item}\"`")
