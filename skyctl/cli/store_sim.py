@@ -113,13 +113,15 @@ def gen_trace(
     objects: int = typer.Option(1000, "--objects", help="Synthetic objects."),
     days: float = typer.Option(7.0, "--days", help="Synthetic trace length in days."),
     seed: int = typer.Option(1, "--seed", help="Random seed."),
+    gaps: str = typer.Option("ibm", "--gaps",
+                             help="Synthetic re-access gaps: ibm (bursty, IBM trace mix) or poisson."),
     augment: bool = typer.Option(False, "--augment", help="Add the next-access columns."),
     json_: bool = typer.Option(False, "--json", help="Machine-readable JSON output."),
 ) -> None:
     """Write a multi-region workload trace (types A-E) for `skyctl store simulate`."""
     region_list = _regions(regions) or []
     n = sim.generate_trace(out, type_, region_list, ibm=ibm, objects=objects, days=days, seed=seed,
-                           augment=augment)
+                           augment=augment, gaps=gaps)
     info = {"out": str(out), "rows": n, "type": type_.upper(), "regions": region_list, "seed": seed}
     if want_json(ctx, json_):
         print_json(info)

@@ -184,7 +184,7 @@ def run_policies(trace: Trace, pricing: Pricing, names: list[str], *, time_scale
 
 
 def generate_trace(out: Path, kind: str, regions: list[str], *, ibm: Path | None = None, objects: int = 1000,
-                   days: float = 7.0, seed: int = 1, augment: bool = False) -> int:
+                   days: float = 7.0, seed: int = 1, augment: bool = False, gaps: str = "ibm") -> int:
     """Write a workload-`kind` trace over `regions` (from an IBM trace or synthetic); returns rows."""
     kind = kind.upper().removeprefix("TYPE")
     if kind not in workload.TYPES:
@@ -204,7 +204,9 @@ def generate_trace(out: Path, kind: str, regions: list[str], *, ibm: Path | None
         if objects < 1 or days <= 0:
             raise UserError("need at least one object and a positive duration", field="--objects/--days",
                             value=(objects, days), fix="e.g. --objects 1000 --days 7")
-        reqs = workload.synthetic(objects, days, seed)
+        if gaps not in ("ibm", "poisson"):
+            raise UserError("unknown gap model", field="--gaps", value=gaps, fix="use ibm or poisson")
+        reqs = workload.synthetic(objects, days, seed, gaps=gaps)
     rows = workload.assign_regions(reqs, kind, regions, seed)
     header = list(COLUMNS)
     if augment:

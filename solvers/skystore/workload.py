@@ -13,6 +13,8 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from solvers.skystore.trace import Trace, make_trace
+
 TYPES = ("A", "B", "C", "D", "E")
 IBM_OPS = {"REST.GET.OBJECT": "GET", "REST.PUT.OBJECT": "PUT", "GET": "GET", "PUT": "PUT"}
 
@@ -45,25 +47,54 @@ def parse_ibm(lines: Iterable[str]) -> list[Request]:
     return out
 
 
-def synthetic(n_objects: int, days: float, seed: int, mean_gaps_h=(1, 2, 6, 12, 24),
-              put_share: float = 1 / 8) -> list[Request]:
-    """Poisson request streams per object (mean gap drawn from `mean_gaps_h`), GET:PUT = 7:1 by default.
+# Share of GET-to-GET gaps per class, averaged over the 110 IBM COS traces
+# (results/ibm_trace_stats_raw_stats.csv, per_get_time_diff_*): <1 s, 1 s-1 min, 1 min-1 h, 1-24 h, >24 h.
+IBM_GAP_CLASSES = ((0.068, 0.01, 1.0), (0.150, 1.0, 60.0), (0.187, 60.0, 3600.0), (0.244, 3600.0, 86400.0),
+                   (0.342, 86400.0, 7 * 86400.0))
 
+
+def _size(rng: random.Random) -> int:
+    u = rng.random()
+    lo, hi = (2**10, 100 * 2**10) if u < 0.5 else (2**20, 10 * 2**20) if u < 0.97 else (2**30, 16 * 2**30)
+    return int(lo * (hi / lo) ** rng.random())
+
+
+def _ibm_gap_s(rng: random.Random) -> float:
+    u = rng.random()
+    for share, lo, hi in IBM_GAP_CLASSES:
+        if u < share:
+            return lo * (hi / lo) ** rng.random()
+        u -= share
+    return IBM_GAP_CLASSES[-1][2]
+
+
+def synthetic(n_objects: int, days: float, seed: int, gaps: str = "ibm", mean_gaps_h=(1, 2, 6, 12, 24),
+              put_share: float = 1 / 8) -> list[Request]:
+    """Synthetic request streams, GET:PUT = 7:1 by default.
+
+    `gaps="ibm"`: each object starts at a uniform time and its gaps are drawn from the IBM traces' gap
+    classes (bursty and heavy-tailed, log-uniform inside a class). `gaps="poisson"`: the original
+    synthetic generator's memoryless streams, mean gap per object drawn from `mean_gaps_h`.
     Sizes: 50% 1-100 KB, 47% 1-10 MB, 3% 1-16 GB, log-uniform inside each class (the original's
     1 GB-1 TB class is cut to 16 GB so that a handful of objects do not decide every total).
     """
+    if gaps not in ("ibm", "poisson"):
+        raise ValueError(f"unknown gap model {gaps!r}; use ibm or poisson")
     rng = random.Random(seed)
     horizon = days * 86400_000
     out = []
     for k in range(n_objects):
-        u = rng.random()
-        lo, hi = (2**10, 100 * 2**10) if u < 0.5 else (2**20, 10 * 2**20) if u < 0.97 else (2**30, 16 * 2**30)
-        size = int(lo * (hi / lo) ** rng.random())
-        gap_ms = rng.choice(mean_gaps_h) * 3600_000
-        t = rng.expovariate(1 / gap_ms)
+        size = _size(rng)
+        if gaps == "poisson":
+            mean_ms = rng.choice(mean_gaps_h) * 3600_000
+            step = lambda mean_ms=mean_ms: rng.expovariate(1 / mean_ms)  # noqa: E731
+            t = step()
+        else:
+            step = lambda: _ibm_gap_s(rng) * 1000  # noqa: E731
+            t = rng.random() * horizon
         while t < horizon:
             out.append(Request(int(t), "PUT" if rng.random() < put_share else "GET", f"obj{k}", size))
-            t += rng.expovariate(1 / gap_ms)
+            t += step()
     out.sort(key=lambda q: q.t_ms)
     return out
 
@@ -117,3 +148,11 @@ def augment(rows: list[tuple]) -> list[tuple]:
         nxt[key] = t
         nxt_reg[(key, region)] = t
     return out
+
+
+def to_trace(rows: list[tuple], regions: list[str]) -> Trace:
+    """Rows from `assign_regions` as a solver trace (timestamps ms -> s), without a CSV round trip."""
+    rid = {r: i for i, r in enumerate(regions)}
+    oid: dict[str, int] = {}
+    return make_trace([r[0] / 1000.0 for r in rows], [r[1] == "PUT" for r in rows], [rid[r[2]] for r in rows],
+                      [oid.setdefault(r[3], len(oid)) for r in rows], [r[4] for r in rows], regions)
