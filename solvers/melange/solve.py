@@ -1,0 +1,123 @@
+"""`solve(problem, options) -> Solution`: validate, build the chosen formulation, solve, check, report.
+
+The aggregated mode first solves the continuous split (only the counts are integer, so it is fast). Its
+optimum is a proven lower bound for every integer-slice model. If whole slices can match it (by rounding, or
+by a small feasibility MIP with the counts fixed) the optimum is proven at once; otherwise the full MIP runs
+with that bound as a cut and a rounded warm start. Most instances never reach the full MIP.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from solvers.melange import ilp
+from solvers.melange.backend import RunResult, resolve_solver, run
+from solvers.melange.errors import ProblemError
+from solvers.melange.problem import MODES, Problem, SolveOptions
+from solvers.melange.result import LOAD_TOLERANCE, LP_TOLERANCE, Routing, Solution, loads_of
+from solvers.melange.rounding import counts_for, round_to_slices
+from solvers.melange.validate import validate
+
+HAS_SOLUTION = ("optimal", "time_limit", "feasible")
+FIXED_COUNT_SHARE = 0.2  # of the time limit, for the fixed-counts feasibility check
+
+
+def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
+    """The cheapest integer GPU counts (and routing) for `problem`; never reports an incumbent as optimal."""
+    options = options or SolveOptions()
+    validate(problem)
+    if options.mode not in MODES:
+        raise ProblemError(f"unknown mode, expected one of {', '.join(MODES)}", field="mode",
+                           value=options.mode)
+    if not options.time_limit > 0:
+        raise ProblemError("must be > 0 seconds", field="time_limit", value=options.time_limit)
+    solver = resolve_solver(options.solver)
+    t0 = time.perf_counter()
+    if options.mode == "aggregated":
+        status, routing, counts, bound = _aggregated(problem, solver, t0 + options.time_limit)
+    else:
+        m = ilp.build(problem, options.mode)
+        r = run(m.lp, solver, options.time_limit)
+        status, routing, counts, bound = _read(m, r)
+    return _finish(problem, options.mode, solver, status, routing, counts, bound, time.perf_counter() - t0)
+
+
+def _read(m: ilp.Model, r: RunResult) -> tuple[str, Routing | None, dict[int, int] | None, float | None]:
+    if r.status not in HAS_SOLUTION:
+        return r.status, None, None, r.bound
+    return r.status, ilp.read_routing(m), ilp.read_counts(m), r.bound
+
+
+def _aggregated(problem: Problem, solver: str, deadline: float):
+    """Continuous bound -> rounding -> fixed-count check -> full MIP with cut and warm start."""
+    cont = ilp.build(problem, "continuous")
+    rc = run(cont.lp, solver, deadline - time.perf_counter())
+    if rc.status == "infeasible":  # the integer models' feasible sets are subsets of this one
+        return "infeasible", None, None, None
+    if rc.status != "optimal":
+        full = ilp.build(problem, "aggregated")
+        return _read(full, run(full.lp, solver, deadline - time.perf_counter()))
+    cont_counts = ilp.read_counts(cont)
+    floor = _cost(problem, cont_counts)
+    rounded = round_to_slices(problem, ilp.read_routing(cont))
+    counts = counts_for(problem, rounded)
+    if counts is not None and _cost(problem, counts) <= floor + 1e-9:
+        return "optimal", rounded, counts, floor
+    remaining = deadline - time.perf_counter()
+    fixed = ilp.build(problem, "aggregated", fixed_counts=cont_counts)
+    rf = run(fixed.lp, solver, min(remaining, max(0.5, FIXED_COUNT_SHARE * remaining)))
+    if rf.status in HAS_SOLUTION:  # whole slices fit the continuous optimum's counts: proven optimal
+        return "optimal", ilp.read_routing(fixed), cont_counts, floor
+    full = ilp.build(problem, "aggregated", cost_floor=floor - 1e-6)
+    start = ilp.start_values(full, rounded, counts) if counts is not None else None
+    r = run(full.lp, solver, deadline - time.perf_counter(), start)
+    if r.status in HAS_SOLUTION:
+        got = ilp.read_counts(full)
+        status = "optimal" if r.status == "optimal" or _cost(problem, got) <= floor + 1e-9 else r.status
+        return status, ilp.read_routing(full), got, max(floor, r.bound or floor)
+    if r.status != "infeasible" and counts is not None:  # the clock ran out: keep the rounded incumbent
+        return "time_limit", rounded, counts, floor
+    return r.status, None, None, floor
+
+
+def _cost(problem: Problem, counts: dict[int, int]) -> float:
+    return sum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
+
+
+def _finish(problem: Problem, mode: str, solver: str, status: str, routing: Routing | None,
+            counts: dict[int, int] | None, bound: float | None, seconds: float) -> Solution:
+    """Exact loads from the routing; counts trimmed to the fewest GPUs that fit (and never too few)."""
+    names = [g.name for g in problem.gpus]
+    if routing is None or counts is None:
+        rows, cols = problem.shape
+        empty = tuple(tuple({} for _ in range(cols)) for _ in range(rows))
+        return Solution(status, mode, solver, dict.fromkeys(names, 0), 0.0, dict.fromkeys(names, 0.0),
+                        empty, bound, seconds)
+    tol = LP_TOLERANCE if mode == "continuous" else LOAD_TOLERANCE
+    loads = loads_of(problem, routing)
+    final = {}
+    for j, n in enumerate(names):
+        need = max(0, math.ceil(loads[n] - tol))
+        if need > counts[j] and status == "optimal":
+            status = "feasible"  # the backend's tolerance hid a shortfall; the fixed count is not proven
+        final[n] = need if problem.gpus[j].cost > 0 or need > counts[j] else counts[j]
+    cost = sum(g.cost * final[g.name] for g in problem.gpus)
+    if bound is not None:
+        bound = min(bound, cost)
+    return Solution(status, mode, solver, final, cost, loads, _fill_idle(problem, routing, final), bound,
+                    seconds)
+
+
+def _fill_idle(problem: Problem, routing: Routing, counts: dict[str, int]) -> Routing:
+    """Buckets without traffic still need weights for a load balancer: split them by deployed capacity
+    (count x throughput), the paper's load-balancer rule, over the types that can serve them."""
+    out = [list(row) for row in routing]
+    for i, row in enumerate(problem.rates):
+        for k, r in enumerate(row):
+            if r > 0:
+                continue
+            cap = {g.name: counts[g.name] * g.tputs[i][k] for g in problem.gpus if g.tputs[i][k] > 0}
+            total = sum(cap.values())
+            out[i][k] = {n: c / total for n, c in cap.items() if c > 0} if total > 0 else {}
+    return tuple(tuple(row) for row in out)
