@@ -4,7 +4,9 @@ For each bucket (prompt and output length at the bucket's upper edges) the sweep
 `requests_per_point` streaming completions with Poisson arrivals at each rate, measures per-request TTFT and
 TPOT (latency / generated tokens, Mélange's SLO metric) and the achieved throughput, then keeps one number
 per bucket with AIBrix's public rule (`choose`). The whole sweep is bounded by `max_seconds`, shared fairly
-between buckets; a bucket that got no complete point is reported as unmeasured.
+between buckets; a bucket that got no complete point is reported as unmeasured. A request the server answers
+with an HTTP error (e.g. a prompt beyond its context length) fails its point, so that bucket can end up 0;
+a point where no request could even connect aborts the sweep, since the server is gone.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class RequestResult:
     latency_s: float = 0.0
     tokens: int = 0
     error: str | None = None
+    transport: bool = False  # the connection failed, as opposed to an HTTP error answer
 
     @property
     def tpot_s(self) -> float:
@@ -184,6 +187,8 @@ class _Client:
                             chunks += 1
                             first = first if first is not None else time.perf_counter()
                         finish = choice.get("finish_reason") or finish
+        except httpx.TransportError as e:  # nothing listening, reset, timed out: the server, not the bucket
+            return RequestResult(ok=False, error=f"{type(e).__name__}: {e}", transport=True)
         except (httpx.HTTPError, json.JSONDecodeError) as e:
             return RequestResult(ok=False, error=f"{type(e).__name__}: {e}")
         end = time.perf_counter()
@@ -207,6 +212,8 @@ async def _point(client: _Client, input_len: int, output_len: int, rate: float, 
 
     results = await asyncio.gather(*(one(at) for at in offsets))
     wall = time.perf_counter() - start
+    if all(r.transport for r in results):
+        raise Failure(f"{client.cfg.endpoint} stopped answering during the sweep: {results[0].error}")
     ok = [r for r in results if r.ok]
     return Point(rate=rate, throughput=len(ok) / wall if wall > 0 else 0.0,
                  mean_tpot_ms=statistics.fmean(r.tpot_s for r in ok) * 1e3 if ok else float("inf"),

@@ -29,6 +29,7 @@ from skyctl.gpu_mix.profile_client import Point, SweepConfig, arrival_offsets, c
 
 STEP_A, STEP_B, PREFILL = 0.008, 0.002, 0.00008  # seconds; per running request; per new prompt token
 N = 8
+CONTEXT = 4096  # longer prompt + output is refused with HTTP 400, like vLLM
 
 
 @dataclass
@@ -69,6 +70,8 @@ class FakeEngine:
             return JSONResponse({"error": {"message": "model not found"}}, status_code=404)
         prompt = body["prompt"]
         n_in = len(prompt) if isinstance(prompt, list) else len(prompt.split())
+        if n_in + int(body["max_tokens"]) > CONTEXT:
+            return JSONResponse({"error": {"message": "maximum context length exceeded"}}, status_code=400)
         req = _Req(prompt_len=n_in, max_tokens=int(body["max_tokens"]))
         self.new.append(req)
         self.wake.set()
@@ -121,7 +124,7 @@ def burst_prediction(input_len: int, output_len: int, slo_ms: float) -> float:
 
 def test_burst_sweep_matches_the_known_latency_model(server) -> None:
     url, _ = server
-    cfg = SweepConfig(endpoint=url, input_edges=(16, 512), output_edges=(8, 32), slo_tpot_ms=50.0,
+    cfg = SweepConfig(endpoint=url, input_edges=(16, 512), output_edges=(8, 32), slo_tpot_ms=60.0,
                       rates=(10_000.0,), requests_per_point=N, max_seconds=30, model="fake-7b")
     res = run_sweep(cfg)
     table = res.table()
@@ -133,7 +136,7 @@ def test_burst_sweep_matches_the_known_latency_model(server) -> None:
             else:
                 # timers only overshoot and a loaded box adds latency: allow slower, not faster
                 assert 0.5 * want <= table[r][c] <= 1.15 * want, (i, o, table[r][c], want)
-    assert table[1][0] == 0  # 512-token prompts: prefill alone breaks a 50 ms TPOT at 8 output tokens
+    assert table[1][0] == 0  # 512-token prompts: their prefill pushes TPOT to ~65 ms at 8 output tokens
     assert table[0][0] > table[0][1] > table[1][1] > 0  # longer requests are served at lower req/s
     assert res.unmeasured == []
 
@@ -162,6 +165,16 @@ def test_budget_bounds_the_sweep_and_reports_unmeasured_buckets(server) -> None:
     assert res.seconds < 5.0
     assert res.unmeasured == [(16, 2000), (16, 4000), (32, 2000), (32, 4000)]
     assert res.table() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_buckets_the_server_refuses_are_zero_and_the_sweep_goes_on(server) -> None:
+    url, _ = server
+    cfg = SweepConfig(endpoint=url, input_edges=(16, 4090), output_edges=(8,), slo_tpot_ms=1000.0,
+                      rates=(10_000.0,), requests_per_point=2, max_seconds=30)
+    res = run_sweep(cfg)
+    assert res.table()[0][0] > 0 and res.table()[1][0] == 0
+    assert res.buckets[1].measured and res.buckets[1].points[0].failed == 2
+    assert res.unmeasured == []
 
 
 def test_unreachable_endpoint_is_a_failure() -> None:
