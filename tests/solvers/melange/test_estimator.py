@@ -7,6 +7,8 @@ import statistics
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from solvers.melange.errors import ProblemError
 from solvers.melange.estimator import (
@@ -137,3 +139,22 @@ def test_within_a_factor_of_two_of_the_published_llama2_7b_profiles() -> None:
         est = estimate_table(m, spec, Efficiency(), MELANGE_EDGES, MELANGE_EDGES, 120.0)
         ratios = [est[i][j] / gpus[name]["tputs"][i][j] for i in range(6) for j in range(6)]
         assert lo <= statistics.median(ratios) <= hi, name
+
+
+@settings(max_examples=150, deadline=None)
+@given(bw=st.floats(100, 5000), mem=st.floats(16, 160), tflops=st.floats(50, 1000),
+       i=st.integers(1, 8000), o=st.integers(1, 4000), slo=st.floats(10, 500), more=st.floats(1.0, 3.0))
+def test_more_gpu_or_looser_slo_never_lowers_the_estimate(bw, mem, tflops, i, o, slo, more) -> None:
+    m, eff = llama_shape(7e9), Efficiency()
+
+    def rate(g: GpuNumbers, s: float = slo, inp: int = i) -> float:
+        return Roofline(m, g, eff).max_rate(inp, o, s)
+
+    g = GpuNumbers(mem, bw, tflops)
+    base = rate(g)
+    tol = 1e-9 + 1e-6 * base  # bisection resolution
+    assert rate(GpuNumbers(mem, bw * more, tflops)) >= base - tol
+    assert rate(GpuNumbers(mem * more, bw, tflops)) >= base - tol
+    assert rate(GpuNumbers(mem, bw, tflops * more)) >= base - tol
+    assert rate(g, s=slo * more) >= base - tol
+    assert rate(g, inp=int(i * more) + 1) <= base + tol
