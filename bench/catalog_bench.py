@@ -25,17 +25,25 @@ from skyctl.catalog import load_catalog, parse_offerings
 
 def median_s(fn: Callable[[], object], repeat: int, number: int = 1) -> float:
     """Median seconds per call over `repeat` timings of `number` calls each."""
-    samples = []
+    return paired_s(fn, fn, repeat, number)[0]
+
+
+def paired_s(fn: Callable[[], object], base: Callable[[], object], repeat: int,
+             number: int = 1) -> tuple[float, float]:
+    """Median seconds per call of `fn` and of its baseline, timed alternately so that both see the same
+    load on a shared machine (the ratio is then far steadier than two separate runs)."""
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return statistics.median(samples)
+        for f, out in ((fn, samples[0]), (base, samples[1])):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                f()
+            out.append((time.perf_counter() - t0) / number)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
-def process_s(code: list[str], repeat: int) -> float:
-    return median_s(lambda: subprocess.run([sys.executable, *code], check=True, capture_output=True), repeat)
+def process(*code: str) -> Callable[[], object]:
+    return lambda: subprocess.run([sys.executable, *code], check=True, capture_output=True)
 
 
 def main() -> None:
@@ -46,8 +54,8 @@ def main() -> None:
 
     text = resources.files("skyctl.catalog").joinpath("offerings.csv").read_text(encoding="utf-8")
     rows = len(parse_offerings(text, "bench"))
-    parse = median_s(lambda: parse_offerings(text, "bench"), rep, 5)
-    raw = median_s(lambda: list(csv.reader(io.StringIO(text))), rep, 5)
+    parse, raw = paired_s(lambda: parse_offerings(text, "bench"), lambda: list(csv.reader(io.StringIO(text))),
+                          rep, 5)
     cat = load_catalog()
     cached = median_s(load_catalog, rep, 1000)
 
@@ -55,12 +63,11 @@ def main() -> None:
         hits = [o for o in cat.offerings if o.gpu == "H100" and o.price_spot is not None]
         return sorted(hits, key=lambda o: o.price_spot)
 
-    query = median_s(lambda: cat.query(gpu="H100", spot=True), rep, 200)
-    hand = median_s(by_hand, rep, 200)
+    query, hand = paired_s(lambda: cat.query(gpu="H100", spot=True), by_hand, rep, 200)
 
-    bare = process_s(["-c", "pass"], proc_rep)
-    lib = process_s(["-c", "import skyctl.catalog as c; c.load_catalog()"], proc_rep)
-    cli = process_s(["-m", "skyctl", "catalog", "ls", "--gpu", "H100", "--json"], proc_rep)
+    lib, bare = paired_s(process("-c", "import skyctl.catalog as c; c.load_catalog()"), process("-c", "pass"),
+                         proc_rep)
+    cli = median_s(process("-m", "skyctl", "catalog", "ls", "--gpu", "H100", "--json"), proc_rep)
 
     lines = [
         ("rows in shipped catalog", f"{rows}", ""),
