@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from skyctl.cli import store_sim
 from skyctl.cli.output import console, err_console, print_json, table, want_json
-from skyctl.store import buckets, objects
-from skyctl.store import gc as gc_mod
+from skyctl.store import DEFAULT_GRACE_S
 from skyctl.store.policy import DEFAULT_POLICY
-from skyctl.store.service import DEFAULT_GRACE_S, open_store
+
+if TYPE_CHECKING:
+    from skyctl.store.service import Store
 
 app = typer.Typer(no_args_is_help=True)
 
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable JSON output.")
 _NUMERIC = {"SIZE", "VERSION", "OBJECTS", "BYTES", "TTL S"}
+
+
+def _store(**kwargs: float) -> Store:
+    """Imported here so that other command groups do not pay for SQLAlchemy at start-up."""
+    from skyctl.store.service import open_store
+
+    return open_store(**kwargs)
 
 
 def _justify(col: str) -> str:
@@ -44,7 +53,9 @@ def mb(
     json_: bool = JSON_OPT,
 ) -> None:
     """Make a virtual bucket and its physical bucket in every region."""
-    info = buckets.make_bucket(open_store(), name, regions, policy, ttl, backend, base_region)
+    from skyctl.store import buckets
+
+    info = buckets.make_bucket(_store(), name, regions, policy, ttl, backend, base_region)
     if want_json(ctx, json_):
         print_json(info.to_dict())
         return
@@ -60,8 +71,10 @@ def put(
     json_: bool = JSON_OPT,
 ) -> None:
     """Upload a file; it lands in --region (write-local) and replaces older versions."""
+    from skyctl.store import objects
+
     with err_console.status(f"uploading {file} to {target} in {region}"):
-        res = objects.put(open_store(), file, target, region)
+        res = objects.put(_store(), file, target, region)
     if want_json(ctx, json_):
         print_json(res.to_dict())
         return
@@ -77,8 +90,10 @@ def get(
     json_: bool = JSON_OPT,
 ) -> None:
     """Download from the cheapest live replica; the policy may leave a copy in --region."""
+    from skyctl.store import objects
+
     with err_console.status(f"reading {target} into {region}"):
-        res = objects.get(open_store(), target, out, region)
+        res = objects.get(_store(), target, out, region)
     if want_json(ctx, json_):
         print_json(res.to_dict())
         return
@@ -93,7 +108,9 @@ def ls(
     json_: bool = JSON_OPT,
 ) -> None:
     """List virtual buckets, or the objects of one with their replicas and expiries."""
-    store = open_store()
+    from skyctl.store import buckets
+
+    store = _store()
     if target is None:
         infos = buckets.list_buckets(store)
         if want_json(ctx, json_):
@@ -121,7 +138,9 @@ def rm(
     json_: bool = JSON_OPT,
 ) -> None:
     """Remove an object (every version and replica)."""
-    res = objects.rm(open_store(), target)
+    from skyctl.store import objects
+
+    res = objects.rm(_store(), target)
     if want_json(ctx, json_):
         print_json(res)
         return
@@ -137,7 +156,9 @@ def gc(
     json_: bool = JSON_OPT,
 ) -> None:
     """Evict expired replicas (never a base or last copy); clean abandoned writes. Cron-safe."""
-    rep = gc_mod.gc(open_store(grace_s=grace), dry_run=dry_run)
+    from skyctl.store.gc import gc as collect
+
+    rep = collect(_store(grace_s=grace), dry_run=dry_run)
     if want_json(ctx, json_):
         print_json(rep.to_dict())
         return

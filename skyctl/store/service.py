@@ -18,10 +18,9 @@ from sqlmodel import Session, col, select
 from skyctl.errors import UserError, did_you_mean
 from skyctl.state import get_engine, write_session
 from skyctl.state.store_tables import Replica, RequestRecord, StoredObject, VBucket
+from skyctl.store import DEFAULT_GRACE_S
 from skyctl.store.backends import Backend, open_backend
 from skyctl.store.policy import Candidate, Policy, Prices
-
-DEFAULT_GRACE_S = 3600.0
 
 
 def _load_prices() -> Prices:
