@@ -126,7 +126,7 @@ class Trace:
 
 
 def drive(engine: LLMEngine, loads: dict[str, ClientLoad], steps: int | None = None, seed: int = 0,
-          check: bool = False) -> Trace:
+          check: bool = False, vocab: int = 30_000) -> Trace:
     """Feed arrivals tick by tick and step the engine; steps=None runs until every load is served."""
     rng, trace = random.Random(seed), Trace(engine, engine.runner)
     sent: dict[str, int] = dict.fromkeys(loads, 0)
@@ -148,8 +148,8 @@ def drive(engine: LLMEngine, loads: dict[str, ClientLoad], steps: int | None = N
             for _ in range(load.burst):
                 if load.total is not None and sent[client] >= load.total:
                     break
-                tail = [rng.randrange(1, 30_000) for _ in range(load.prompt_len - len(load.prefix))]
-                params = SamplingParams(temperature=0, max_tokens=load.max_tokens)
+                tail = [rng.randrange(1, vocab) for _ in range(load.prompt_len - len(load.prefix))]
+                params = SamplingParams(temperature=0, max_tokens=load.max_tokens, ignore_eos=True)
                 rid = engine.add_request(load.prefix + tail, params, client)
                 pending[rid] = (client, t, engine.requests[rid][0])
                 sent[client] += 1
