@@ -249,17 +249,18 @@ async def sweep(cfg: SweepConfig, progress: ProgressFn | None = None) -> SweepRe
     await check_reachable(cfg)
     buckets = [(i, o) for i in cfg.input_edges for o in cfg.output_edges]
     rates = sorted(cfg.rates)
-    total, done = len(buckets) * len(rates), 0
+    total = len(buckets) * len(rates)
     result = SweepResult(config=cfg)
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=cfg.requests_per_point)
     async with httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0), limits=limits) as http:
         client = _Client(cfg, http)
-        for n_left, (i, o) in zip(range(len(buckets), 0, -1), buckets, strict=True):
-            bucket_deadline = time.perf_counter() + (deadline - time.perf_counter()) / n_left
+        for b, (i, o) in enumerate(buckets):
+            # an equal share of what is left, so one slow bucket cannot starve the others
+            bucket_deadline = time.perf_counter() + (deadline - time.perf_counter()) / (len(buckets) - b)
             points: list[Point] = []
-            for rate in rates:
+            for k, rate in enumerate(rates):
                 if progress:
-                    progress(done, total, f"in {i} / out {o} tokens @ {rate:g} req/s")
+                    progress(b * len(rates) + k, total, f"in {i} / out {o} tokens @ {rate:g} req/s")
                 rng = random.Random(f"{cfg.seed}:{i}:{o}:{rate}")
                 try:
                     p = await asyncio.wait_for(_point(client, i, o, rate, cfg.requests_per_point, rng),
@@ -267,10 +268,8 @@ async def sweep(cfg: SweepConfig, progress: ProgressFn | None = None) -> SweepRe
                 except TimeoutError:
                     break
                 points.append(p)
-                done += 1
                 if not p.meets(cfg.slo_tpot_ms, cfg.slo_ttft_ms):
                     break
-            done = (len(buckets) - n_left + 1) * len(rates)
             rate, tput = choose(points, cfg.slo_tpot_ms, cfg.slo_ttft_ms)
             result.buckets.append(BucketResult(i, o, tuple(points), rate, tput, measured=bool(points)))
     if progress:
