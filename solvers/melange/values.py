@@ -67,3 +67,12 @@ def matrix(value: Any, field: str, shape: tuple[int, int] | None = None,
                 f"row {i} has {len(row)} columns but {src} has {want} output buckets ({ORIENTATION})",
                 field=f"{field}[{i}]", fix="make every row the same length as the output-bucket list")
     return tuple(rows)
+
+
+def whole(value: Any, field: str, *, minimum: int = 0) -> int:
+    """An int >= minimum (a float like 3.0 is accepted; 2.5 and True are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ProblemError("must be a whole number", field=field, value=value)
+    if value < minimum:
+        raise ProblemError(f"must be >= {minimum}", field=field, value=value)
+    return int(value)
