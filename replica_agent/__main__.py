@@ -71,6 +71,7 @@ def serve(args: argparse.Namespace) -> None:
     from replica_agent.model.loader import load_model
     from replica_agent.server.app import ServedModel, build_app
 
+    client_weights = read_client_weights(args.client_weights)  # fail fast, before loading the model
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
     device = args.device
@@ -89,7 +90,7 @@ def serve(args: argparse.Namespace) -> None:
     config = EngineConfig(
         block_size=args.block_size, num_blocks=num_blocks, max_num_seqs=args.max_num_seqs,
         max_batched_tokens=args.max_batched_tokens, max_model_len=max_len, policy=args.policy,
-        client_weights=read_client_weights(args.client_weights), max_waiting=args.max_waiting)
+        client_weights=client_weights, max_waiting=args.max_waiting)
     served = ServedModel.build(loaded, config)
     kind = "random weights" if loaded.random_weights else "weights from " + str(args.model)
     print(f"replica-agent: serving {loaded.name} ({kind}) on http://{args.host}:{args.port} "

@@ -115,3 +115,9 @@ def running_server(app, ready_path: str = "/health", timeout_s: float = 30.0) ->
         server.should_exit = True
         thread.join(timeout=10)
         assert not thread.is_alive(), "uvicorn did not stop within 10 s"
+
+
+@pytest.fixture(scope="session")
+def serve_app():
+    """`with serve_app(app) as base_url:` runs a real uvicorn server for the block."""
+    return running_server
