@@ -118,11 +118,17 @@ class Trace:
     ttft: dict[str, list[int]] = field(default_factory=dict)  # steps from arrival to first token
 
     def gap_range(self, a: str, b: str, weights: dict[str, float] | None = None) -> float:
-        """range(D) over the steps where a and b are both backlogged, D = W_a/w_a - W_b/w_b."""
-        w = weights or {}
-        gaps = [s.get(a, 0.0) / w.get(a, 1.0) - s.get(b, 0.0) / w.get(b, 1.0)
-                for s, bl in zip(self.service, self.backlogged, strict=True) if a in bl and b in bl]
-        return max(gaps) - min(gaps) if gaps else 0.0
+        """Largest range(D) within any stretch of consecutive steps where a and b are both
+        backlogged, D = W_a/w_a - W_b/w_b (the bound holds per such interval)."""
+        w, worst, lo, hi = weights or {}, 0.0, None, None
+        for s, bl in zip(self.service, self.backlogged, strict=True):
+            if a in bl and b in bl:
+                d = s.get(a, 0.0) / w.get(a, 1.0) - s.get(b, 0.0) / w.get(b, 1.0)
+                lo, hi = (d, d) if lo is None else (min(lo, d), max(hi, d))
+                worst = max(worst, hi - lo)
+            else:
+                lo = hi = None
+        return worst
 
 
 def drive(engine: LLMEngine, loads: dict[str, ClientLoad], steps: int | None = None, seed: int = 0,
