@@ -20,7 +20,7 @@ from skyctl.errors import UserError, did_you_mean
 from skyctl.store.pricing import Pricing
 from solvers.skystore import policies as pol
 from solvers.skystore import workload
-from solvers.skystore.optimum import optimum
+from solvers.skystore.optimum import MAX_REGIONS_PER_OBJECT, optimum
 from solvers.skystore.simulator import simulate
 from solvers.skystore.trace import Trace, make_trace, next_read_same_region
 
@@ -169,8 +169,12 @@ def run_policies(trace: Trace, pricing: Pricing, names: list[str], *, time_scale
     for name in names:
         tick = None if progress is None else (lambda done, name=name: progress(name, done, n))
         if name == "optimum":
-            if not explicit and n > OPTIMUM_AUTO_LIMIT:
+            too_wide = len(trace.regions) > MAX_REGIONS_PER_OBJECT
+            if not explicit and (n > OPTIMUM_AUTO_LIMIT or too_wide):
                 continue
+            if too_wide:
+                raise UserError(f"the exact optimum handles at most {MAX_REGIONS_PER_OBJECT} regions",
+                                field="--policy", value="optimum", fix="leave it out or use fewer regions")
             r = optimum(trace, prices, time_scale=time_scale, base=base, progress=tick)
             out.append(PolicyCost("optimum", r.storage_cost, r.network_cost, r.request_cost, r.total_cost,
                                   r.hits, r.misses, None))

@@ -135,3 +135,18 @@ def test_generate_trace_gz_round_trip(tmp_path):
     assert len(tr) == n and set(tr.regions) <= {"A", "B", "C"}
     with pytest.raises(UserError, match="workload type"):
         sim.generate_trace(out, "F", ["A"])
+
+
+def test_optimum_refuses_too_many_regions(tmp_path):
+    regions = [f"R{i}" for i in range(13)]
+    body = "".join(f"{i},GET,{r},k,10,x\n" for i, r in enumerate(regions))
+    pf = tmp_path / "p.yaml"
+    pf.write_text("storage: {" + ", ".join(f"{r}: 0.02" for r in regions) + "}\negress: {"
+                  + ", ".join(f"{s}: {{" + ", ".join(f"{d}: 0.02" for d in regions if d != s) + "}"
+                              for s in regions) + "}\n")
+    tr = sim.read_trace(_write(tmp_path, body))
+    pricing = load_pricing(pf, regions)
+    with pytest.raises(UserError, match="at most 12"):
+        sim.run_policies(tr, pricing, ["optimum"])
+    auto = sim.run_policies(tr, pricing, ["t-even", "optimum"], explicit=False)
+    assert [r.policy for r in auto] == ["t-even"]
