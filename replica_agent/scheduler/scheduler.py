@@ -69,11 +69,11 @@ class Scheduler:
             seq = running[i]
             n = min(seq.num_tokens - seq.num_computed_tokens, budget)
             end = seq.num_computed_tokens + n
-            while kv.append_cost(seq, end) > kv.available and seq in running:
+            while kv.append_cost(seq, end) > kv.available and seq.status is SequenceStatus.RUNNING:
                 self.preempt(running[-1])
                 preempted = True
-            if seq not in running:
-                break
+            if seq.status is not SequenceStatus.RUNNING:
+                break  # seq was the newest and preempted itself; everything after it is gone too
             kv.append(seq, end, batch.block_copies)
             batch.entries.append(ScheduledSeq(seq, seq.num_computed_tokens, n, end == seq.num_tokens))
             budget -= n
