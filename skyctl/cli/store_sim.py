@@ -24,6 +24,11 @@ def _regions(spec: str | None) -> list[str] | None:
     return [r.strip() for r in spec.split(",") if r.strip()] if spec else None
 
 
+def _curve_points(n_objects: int) -> int:
+    """Samples of the cost curve: each one scans every object, so big traces get fewer."""
+    return max(10, min(200, 5_000_000 // max(1, n_objects)))
+
+
 def _plot(results: list[sim.PolicyCost], path: Path) -> None:
     """Cumulative cost over trace time per policy; matplotlib only loads when a plot is asked for."""
     import matplotlib
@@ -82,7 +87,8 @@ def simulate(
 
         results = sim.run_policies(tr, prices, names, time_scale=time_scale,
                                    base=base_region == "first-write", progress=tick,
-                                   curve_points=200 if plot else 0, explicit=policy != "all")
+                                   curve_points=_curve_points(tr.n_objects) if plot else 0,
+                                   explicit=policy != "all")
     if plot:
         _plot(results, plot)
     if want_json(ctx, json_):
