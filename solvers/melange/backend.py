@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +71,10 @@ def run(model: pulp.LpProblem, solver: str, time_limit: float,
     if start:
         for var, value in start.items():
             var.setInitialValue(value)
-    model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, warmStart=bool(start), gapRel=MIP_REL_GAP))
+    with warnings.catch_warnings():  # PuLP 3.x deprecates the bundled CBC; it is still our fallback
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cbc = pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, warmStart=bool(start), gapRel=MIP_REL_GAP)
+    model.solve(cbc)
     return _cbc_result(model, time.perf_counter() - t0)
 
 

@@ -45,7 +45,7 @@ def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = 
         lo, hi = 0, g.max_count
         if fixed_counts is not None:
             lo = hi = fixed_counts[j]
-        counts[j] = pulp.LpVariable(f"B_{j}", lo, hi, pulp.LpInteger)
+        counts[j] = _var(lp, f"B_{j}", lo, hi, pulp.LpInteger)
     m = Model(problem, mode, lp, counts, divisor=1.0 if mode == "continuous" else float(s))
     cost = pulp.lpSum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
     lp += cost
@@ -59,7 +59,7 @@ def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = 
         types = [j for j in counts if problem.eligible(j, b)]
         slice_rate = problem.rates[i][k] / m.divisor  # req/s carried by one unit of the variable
         for j in types:
-            m.shares[b, j] = _variables(mode, s, i, k, j)
+            m.shares[b, j] = _variables(lp, mode, s, i, k, j)
             capacity[j] += [(v, slice_rate * problem.load_per_rate(j, b)) for v in m.shares[b, j]]
         if mode == "binary":  # every slice goes to exactly one type
             for t in range(s):
@@ -75,12 +75,19 @@ def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = 
     return m
 
 
-def _variables(mode: str, s: int, i: int, k: int, j: int) -> list[pulp.LpVariable]:
+def _variables(lp: pulp.LpProblem, mode: str, s: int, i: int, k: int, j: int) -> list[pulp.LpVariable]:
     if mode == "binary":
-        return [pulp.LpVariable(f"a_{i}_{k}_{j}_{t}", cat=pulp.LpBinary) for t in range(s)]
+        return [_var(lp, f"a_{i}_{k}_{j}_{t}", 0, 1, pulp.LpBinary) for t in range(s)]
     if mode == "aggregated":
-        return [pulp.LpVariable(f"x_{i}_{k}_{j}", 0, s, pulp.LpInteger)]
-    return [pulp.LpVariable(f"w_{i}_{k}_{j}", 0, 1)]
+        return [_var(lp, f"x_{i}_{k}_{j}", 0, s, pulp.LpInteger)]
+    return [_var(lp, f"w_{i}_{k}_{j}", 0, 1, pulp.LpContinuous)]
+
+
+def _var(lp: pulp.LpProblem, name: str, lo: float | None, hi: float | None, cat: str) -> pulp.LpVariable:
+    """PuLP >= 3.3 wants variables created through the model; older PuLP only has the constructor."""
+    if hasattr(lp, "add_variable"):
+        return lp.add_variable(name, lo, hi, cat=cat)
+    return pulp.LpVariable(name, lo, hi, cat)
 
 
 def read_counts(m: Model) -> dict[int, int]:

@@ -1,0 +1,39 @@
+"""Fixtures for the Mélange solver tests: the shared reference data beside the repo clone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from solvers.melange.problem import GpuType, Problem
+
+DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "melange"
+
+
+@pytest.fixture(scope="session")
+def melange_data() -> Path:
+    if not (DATA / "toy_examples.json").exists():
+        pytest.skip(f"reference data not found at {DATA.resolve()} (the shared/ folder beside the repo)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def load_json(melange_data: Path):
+    def load(name: str):
+        return json.loads((melange_data / name).read_text())
+
+    return load
+
+
+def melange_problem(cfg: dict, *, slice_factor: int | None = None, rate: float | None = None,
+                    caps: dict[str, int] | None = None) -> Problem:
+    """A Problem from a config in the original tool's format (as the tool reads it)."""
+    caps = caps or {}
+    gpus = tuple(GpuType(n, v["cost"], tuple(map(tuple, v["tputs"])), caps.get(n))
+                 for n, v in cfg["gpu_info"].items())
+    total = rate if rate is not None else cfg["total_request_rate"]
+    # rates as the tool computes them, without our sum-to-1 check: the notebook toy (T3) sums to 1.25
+    rates = tuple(tuple(p * total for p in row) for row in cfg["workload_distribution"])
+    return Problem(gpus, rates, slice_factor or cfg["slice_factor"])
