@@ -25,6 +25,7 @@ import httpx
 from skyctl.errors import Failure, UserError
 
 MELANGE_RATES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # the released benchmark-launcher.sh sweep
+ID_LOW, ID_SPAN, ID_FILL = 3, 245, 100  # token ids for --token-ids prompts: 3..247 (no special ids 0-2)
 PREFER_FRACTION = 0.9  # AIBrix: prefer rates whose measured throughput is >= 90% of the offered rate
 
 
@@ -152,12 +153,14 @@ class _Client:
         self.sent = 0
 
     def body(self, input_len: int, output_len: int, nonce: int) -> dict:
-        """A prompt of `input_len` tokens whose first token differs per request, so prefix caches cannot help.
+        """A prompt of `input_len` tokens whose start differs per request, so prefix caches cannot help.
 
-        Text prompts repeat "hi " like Mélange's benchmark; token-id prompts are exact lengths.
+        Text prompts repeat "hi " like Mélange's benchmark; token-id prompts are exact lengths, with ids below
+        256 so that even byte-level vocabularies accept them (two varying ids: 60,000 distinct starts).
         """
         if self.cfg.token_ids:
-            prompt: str | list[int] = [1000 + nonce % 20000] + [1000] * (input_len - 1)
+            head = [ID_LOW + nonce % ID_SPAN, ID_LOW + nonce // ID_SPAN % ID_SPAN]
+            prompt: str | list[int] = (head + [ID_FILL] * input_len)[:input_len]
         else:
             prompt = f"{nonce} " + "hi " * (input_len - 1)
         body = {"prompt": prompt, "max_tokens": output_len, "temperature": 0.0, "stream": True,

@@ -155,6 +155,8 @@ def test_rate_sweep_keeps_the_highest_slo_passing_rate(server) -> None:
     sent = engine.seen[-1]
     assert sent["max_tokens"] == 8 and sent["ignore_eos"] is True and sent["stream"] is True
     assert isinstance(sent["prompt"], list) and len(sent["prompt"]) == 16 and "model" not in sent
+    assert all(0 < t < 256 for t in sent["prompt"])  # valid even for byte-level vocabularies
+    assert len({tuple(b["prompt"][:2]) for b in engine.seen[-16:]}) == 16  # no shared prefix to cache
 
 
 def test_budget_bounds_the_sweep_and_reports_unmeasured_buckets(server) -> None:
