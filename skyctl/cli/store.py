@@ -90,10 +90,10 @@ def get(
     json_: bool = JSON_OPT,
 ) -> None:
     """Download from the cheapest live replica; the policy may leave a copy in --region."""
-    from skyctl.store import objects
+    from skyctl.store import reads
 
     with err_console.status(f"reading {target} into {region}"):
-        res = objects.get(_store(), target, out, region)
+        res = reads.get(_store(), target, out, region)
     if want_json(ctx, json_):
         print_json(res.to_dict())
         return

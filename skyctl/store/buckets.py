@@ -6,12 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
-
 from skyctl.errors import UserError, did_you_mean
-from skyctl.state import read_session, write_session
-from skyctl.state.store_tables import Replica, StoredObject, VBucket
+from skyctl.state import read_session, store_repo, write_session
+from skyctl.state.store_tables import Replica, VBucket
 from skyctl.store.backends import check_backend
 from skyctl.store.names import check_bucket_name, parse_target
 from skyctl.store.policy import Policy
@@ -66,21 +63,18 @@ def make_bucket(store: Store, name: str, regions: str, policy: str = "t-even", t
               "base_mode": base_region}
     now = store.clock()
     with write_session(store.engine) as s:
-        bucket = s.exec(select(VBucket).where(VBucket.name == name)).first()
+        bucket = store_repo.find_bucket(s, name)
         if bucket is not None and (bucket.status == "ready" or
                                    any(getattr(bucket, k) != v for k, v in wanted.items())):
             raise UserError("a virtual bucket with this name already exists", field="NAME", value=name,
                             fix="pick another name, or `skyctl store ls` to see it")
         if bucket is None:
-            bucket = VBucket(name=name, created_at=now, status="pending", **wanted)
-            s.add(bucket)
+            bucket = store_repo.insert(s, VBucket(name=name, created_at=now, status="pending", **wanted))
     physical = store.backend(bucket)
     for region in region_list:
         physical.ensure(region)
     with write_session(store.engine) as s:
-        row = get_bucket(s, name, ready=False)
-        row.status = "ready"
-        s.add(row)
+        get_bucket(s, name, ready=False).status = "ready"
     return describe(store, name)
 
 
@@ -92,25 +86,17 @@ def _info(store: Store, bucket: VBucket, objects: int, nbytes: int) -> BucketInf
                       physical_buckets={r: physical.location(r) for r in bucket.regions})
 
 
-def _counts(s: Any, bucket_id: int | None = None) -> dict[int, tuple[int, int]]:
-    q = (select(StoredObject.bucket_id, func.count(), func.coalesce(func.sum(StoredObject.size), 0))
-         .where(StoredObject.status == "ready").group_by(col(StoredObject.bucket_id)))
-    if bucket_id is not None:
-        q = q.where(StoredObject.bucket_id == bucket_id)
-    return {b: (n, int(total)) for b, n, total in s.exec(q)}
-
-
 def describe(store: Store, name: str) -> BucketInfo:
     with read_session(store.engine) as s:
         bucket = get_bucket(s, name, ready=False)
-        n, nbytes = _counts(s, bucket.id).get(bucket.id or 0, (0, 0))
+        n, nbytes = store_repo.object_counts(s, bucket.id).get(bucket.id or 0, (0, 0))
     return _info(store, bucket, n, nbytes)
 
 
 def list_buckets(store: Store) -> list[BucketInfo]:
     with read_session(store.engine) as s:
-        buckets = list(s.exec(select(VBucket).order_by(col(VBucket.name))))
-        counts = _counts(s)
+        buckets = store_repo.all_buckets(s)
+        counts = store_repo.object_counts(s)
     return [_info(store, b, *counts.get(b.id or 0, (0, 0))) for b in buckets]
 
 
@@ -120,17 +106,10 @@ def list_objects(store: Store, target: str) -> list[dict[str, Any]]:
     now = store.clock()
     with read_session(store.engine) as s:
         bucket = get_bucket(s, name)
-        newest = (select(StoredObject.key, func.max(StoredObject.version).label("v"))
-                  .where(StoredObject.bucket_id == bucket.id, StoredObject.status == "ready",
-                         col(StoredObject.key).startswith(prefix, autoescape=True))
-                  .group_by(col(StoredObject.key)).subquery())
-        objs = list(s.exec(select(StoredObject).join(newest, (col(StoredObject.key) == newest.c.key) &
-                                                     (col(StoredObject.version) == newest.c.v))
-                           .where(StoredObject.bucket_id == bucket.id).order_by(col(StoredObject.key))))
-        reps = list(s.exec(select(Replica).where(col(Replica.object_id).in_([o.id for o in objs]),
-                                                 Replica.status == "ready").order_by(col(Replica.region))))
+        objs = store_repo.newest_under_prefix(s, bucket.id or 0, prefix)
+        reps = store_repo.replicas_of(s, [o.id or 0 for o in objs])
     by_obj: dict[int, list[Replica]] = {}
-    for r in reps:
+    for r in sorted(reps, key=lambda r: r.region):
         by_obj.setdefault(r.object_id, []).append(r)
     return [{"key": o.key, "version": o.version, "size": o.size, "sha256": o.sha256,
              "base_region": o.base_region, "modified": o.ready_at,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import Session
 
-from skyctl.state import read_session, write_session
+from skyctl.state import read_session, store_repo, write_session
 from skyctl.state.store_tables import Replica, StoredObject, VBucket
 from skyctl.store.service import Store, finish_deletes, mark_deleting
 
@@ -41,25 +41,20 @@ def _describe(r: Replica, obj: StoredObject, bucket: VBucket) -> dict[str, Any]:
 Plan = tuple[list[Replica], list[Replica], list[Replica], list[Replica]]
 
 
-def _plan(s: Any, now: float, grace_s: float) -> Plan:
+def _plan(s: Session, now: float, grace_s: float) -> Plan:
     """(expired replicas to evict, last copies to keep forever, stale pending rows, stuck deletes)."""
-    expired = list(s.exec(select(Replica).where(Replica.status == "ready", col(Replica.is_base).is_(False),
-                                                col(Replica.expires_at).is_not(None),
-                                                col(Replica.expires_at) <= now)))
     evict, keep = [], []
     by_obj: dict[int, list[Replica]] = {}
-    for r in expired:
+    for r in store_repo.expired_replicas(s, now):
         by_obj.setdefault(r.object_id, []).append(r)
     for object_id, reps in by_obj.items():
-        ready = s.exec(select(Replica).where(Replica.object_id == object_id, Replica.status == "ready")).all()
-        if len(reps) == len(ready):  # nothing else would survive: keep the copy that expired last
-            last = max(reps, key=lambda r: (r.expires_at or 0.0, r.id or 0))
+        if len(reps) == len(store_repo.replicas_of(s, [object_id])):  # nothing else would survive:
+            last = max(reps, key=lambda r: (r.expires_at or 0.0, r.id or 0))  # keep the one that expired last
             keep.append(last)
             reps = [r for r in reps if r is not last]
         evict.extend(reps)
-    stale = list(s.exec(select(Replica).where(Replica.status == "pending",
-                                              col(Replica.created_at) <= now - grace_s)))
-    stuck = list(s.exec(select(Replica).where(Replica.status == "deleting")))
+    stale = store_repo.replicas_in_status(s, "pending", created_before=now - grace_s)
+    stuck = store_repo.replicas_in_status(s, "deleting")
     return evict, keep, stale, stuck
 
 
@@ -69,9 +64,8 @@ def gc(store: Store, dry_run: bool = False) -> GcReport:
     session = read_session if dry_run else write_session
     with session(store.engine) as s:
         evict, keep, stale, stuck = _plan(s, now, store.grace_s)
-        buckets = {b.id: b for b in s.exec(select(VBucket))}
-        objs = {o.id: o for o in s.exec(select(StoredObject).where(
-            col(StoredObject.id).in_({r.object_id for r in [*evict, *keep, *stale]})))}
+        buckets = {b.id or 0: b for b in store_repo.all_buckets(s)}
+        objs = store_repo.objects_by_id(s, {r.object_id for r in [*evict, *keep, *stale]})
         report.evicted = [_describe(r, objs[r.object_id], buckets[r.bucket_id]) for r in evict]
         report.kept_last = [_describe(r, objs[r.object_id], buckets[r.bucket_id]) for r in keep]
         report.failed_pending = [_describe(r, objs[r.object_id], buckets[r.bucket_id]) for r in stale]
@@ -80,13 +74,10 @@ def gc(store: Store, dry_run: bool = False) -> GcReport:
             return report
         for r in keep:
             r.ttl_s, r.expires_at = -1.0, None
-            s.add(r)
-        mark_deleting(s, [*evict, *stale], now)  # a stale put's bytes may exist: it died after writing
+        mark_deleting([*evict, *stale], now)  # a stale put's bytes may exist: it died after writing
         for r in stale:
-            obj = objs[r.object_id]
-            if obj.status == "pending":
-                obj.status = "failed"
-                s.add(obj)
+            if objs[r.object_id].status == "pending":
+                objs[r.object_id].status = "failed"
     by_bucket: dict[int, list[int]] = {}
     for r in [*evict, *stale, *stuck]:
         by_bucket.setdefault(r.bucket_id, []).append(r.id or 0)

@@ -1,4 +1,5 @@
-"""The store's shared context and the metadata queries every operation uses.
+"""The store's shared context and the metadata rules every operation uses (which copies are live, how a
+delete is announced and finished); the queries themselves are in `skyctl.state.store_repo`.
 
 `Store` bundles what an operation needs: the state engine, an injectable clock (so TTL and gc tests run
 on virtual time), the price tables, a backend per bucket, and the gc grace period. Operations live in
@@ -10,14 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from skyctl.errors import UserError, did_you_mean
-from skyctl.state import get_engine, write_session
-from skyctl.state.store_tables import Replica, RequestRecord, StoredObject, VBucket
+from skyctl.state import get_engine, store_repo, write_session
+from skyctl.state.store_tables import Replica, VBucket
 from skyctl.store import DEFAULT_GRACE_S
 from skyctl.store.backends import Backend, open_backend
 from skyctl.store.policy import Candidate, Policy, Prices
@@ -58,10 +60,9 @@ def open_store(**kwargs: Any) -> Store:
 
 
 def get_bucket(s: Session, name: str, *, ready: bool = True) -> VBucket:
-    bucket = s.exec(select(VBucket).where(VBucket.name == name)).first()
+    bucket = store_repo.find_bucket(s, name)
     if bucket is None:
-        names = s.exec(select(VBucket.name)).all()
-        hint = did_you_mean(name, names)
+        hint = did_you_mean(name, [b.name for b in store_repo.all_buckets(s)])
         raise UserError("no such virtual bucket", field="VBUCKET", value=name,
                         fix=hint or "create it with `skyctl store mb NAME --regions ...`")
     if ready and bucket.status != "ready":
@@ -79,17 +80,6 @@ def check_region(bucket: VBucket, region: str) -> str:
     return region
 
 
-def newest_ready(s: Session, bucket_id: int, key: str) -> StoredObject | None:
-    return s.exec(select(StoredObject).where(StoredObject.bucket_id == bucket_id, StoredObject.key == key,
-                                             StoredObject.status == "ready")
-                  .order_by(col(StoredObject.version).desc())).first()
-
-
-def ready_replicas(s: Session, object_id: int) -> list[Replica]:
-    return list(s.exec(select(Replica).where(Replica.object_id == object_id, Replica.status == "ready")
-                       .order_by(col(Replica.id))))
-
-
 def is_live(replica: Replica, now: float) -> bool:
     return replica.status == "ready" and (replica.expires_at is None or replica.expires_at > now)
 
@@ -97,12 +87,11 @@ def is_live(replica: Replica, now: float) -> bool:
 def live_replicas(s: Session, object_id: int, now: float) -> list[Replica]:
     """Ready, unexpired replicas. If every ready copy has expired (no base region), the one that
     expired last becomes permanent, so an object always keeps a readable copy."""
-    ready = ready_replicas(s, object_id)
+    ready = store_repo.replicas_of(s, [object_id])
     live = [r for r in ready if is_live(r, now)]
     if ready and not live:
         keep = max(ready, key=lambda r: (r.expires_at or 0.0, r.id or 0))
         keep.ttl_s, keep.expires_at = -1.0, None
-        s.add(keep)
         live = [keep]
     return live
 
@@ -111,9 +100,13 @@ def candidates(replicas: Iterable[Replica], exclude_region: str) -> list[Candida
     return [Candidate(r.region, r.expires_at) for r in replicas if r.region != exclude_region]
 
 
-def record_request(s: Session, bucket_id: int, object_id: int | None, region: str, op: str, nbytes: int,
-                   at: float) -> None:
-    s.add(RequestRecord(bucket_id=bucket_id, object_id=object_id, region=region, op=op, bytes=nbytes, at=at))
+def mark_deleting(replicas: Iterable[Replica], now: float) -> list[int]:
+    """First half of a delete: announce it (and end the storage interval) before touching the bytes."""
+    ids = []
+    for r in replicas:
+        r.status, r.storage_end = "deleting", now
+        ids.append(r.id or 0)
+    return ids
 
 
 def finish_deletes(store: Store, bucket: VBucket, replica_ids: list[int]) -> int:
@@ -122,27 +115,36 @@ def finish_deletes(store: Store, bucket: VBucket, replica_ids: list[int]) -> int
     if not replica_ids:
         return 0
     with write_session(store.engine) as s:
-        rows = [(r.id, r.region, r.physical_key) for r in
-                s.exec(select(Replica).where(col(Replica.id).in_(replica_ids), Replica.status == "deleting"))]
+        doomed = store_repo.replicas_by_id(s, replica_ids, "deleting")
+        rows = [(r.id, r.region, r.physical_key) for r in doomed]
     backend = store.backend(bucket)
     for _, region, key in rows:
         backend.delete(region, key)
     now = store.clock()
     with write_session(store.engine) as s:
-        for rid, region, _ in rows:
-            replica = s.get(Replica, rid)
-            if replica is not None and replica.status == "deleting":
-                replica.status = "gone"
-                s.add(replica)
-                record_request(s, bucket.id or 0, replica.object_id, region, "DELETE", 0, now)
+        for replica in store_repo.replicas_by_id(s, [rid for rid, _, _ in rows], "deleting"):
+            replica.status = "gone"
+            store_repo.record_request(s, bucket.id or 0, replica.object_id, replica.region, "DELETE", 0, now)
     return len(rows)
 
 
-def mark_deleting(s: Session, replicas: Iterable[Replica], now: float) -> list[int]:
-    """First half of a delete: announce it (and end the storage interval) before touching the bytes."""
-    ids = []
-    for r in replicas:
-        r.status, r.storage_end = "deleting", now
-        s.add(r)
-        ids.append(r.id or 0)
-    return ids
+def place_bytes(store: Store, backend: Backend, rep: Replica, src: Path) -> None:
+    """Write a pending replica's bytes; if that fails the row (and a pending object) is marked failed at
+    once rather than left for gc."""
+    try:
+        backend.put_file(rep.region, rep.physical_key, src, store.clock())
+    except BaseException:
+        with write_session(store.engine) as s:
+            row = store_repo.get_replica(s, rep.id)
+            if row is not None and row.status == "pending":
+                row.status, row.storage_end = "failed", store.clock()
+                obj = store_repo.get_object(s, row.object_id)
+                if obj is not None and obj.status == "pending":
+                    obj.status = "failed"
+        raise
+
+
+def make_ready(row: Replica, now: float) -> None:
+    """The bytes are durable: the copy is visible and starts paying storage (and its TTL) now."""
+    row.status, row.storage_start = "ready", now
+    row.expires_at = now + row.ttl_s if row.ttl_s >= 0 else None

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from skyctl.errors import UserError
 from skyctl.state import dispose_engines, read_session
 from skyctl.state.store_tables import Replica, StoredObject, Transfer
-from skyctl.store import buckets, gc, objects
+from skyctl.store import buckets, gc, objects, reads
 
 A, B, C = REGIONS
 SUPPORT = str(Path(__file__).parent)
@@ -57,7 +57,7 @@ def _script(home: Path, kind: str, body: str, crash: bool = False) -> str:
         sys.path.insert(0, {SUPPORT!r})
         from pathlib import Path
         from bucket_support import Clock, make_store
-        from skyctl.store import objects
+        from skyctl.store import objects, reads
     """
     tail = f"store = make_store(Path({str(home)!r}), {kind!r}, Clock({START!r}))\n"
     crash_patch = textwrap.dedent(_CRASH[kind]) if crash else ""
@@ -109,7 +109,7 @@ def test_interrupted_put_is_never_visible_and_gc_cleans_it(setup, kind: str, tmp
                crash=True)
     assert r.returncode == 9, r.stderr
     out = tmp_path / "out"
-    assert objects.get(store, f"{name}/k", out, A).version == 1 and out.read_bytes() == b"version one"
+    assert reads.get(store, f"{name}/k", out, A).version == 1 and out.read_bytes() == b"version one"
     [obj] = buckets.list_objects(store, name)
     assert obj["version"] == 1
     pending = [x for x in _rows(store, "k") if x.status == "pending"]
@@ -136,7 +136,7 @@ def test_interrupted_first_put_leaves_no_object(setup, kind: str, tmp_path: Path
     assert r.returncode == 9, r.stderr
     assert buckets.list_objects(store, name) == []
     with pytest.raises(UserError, match="no such object"):
-        objects.get(store, f"{name}/k", tmp_path / "out", B)
+        reads.get(store, f"{name}/k", tmp_path / "out", B)
     assert not (tmp_path / "out").exists()
 
 
@@ -145,17 +145,17 @@ def test_interrupted_copy_is_invisible_holds_the_claim_and_is_retried_after_gc(s
     store, clock, name = setup
     (tmp_path / "f").write_bytes(b"payload" * 1000)
     objects.put(store, tmp_path / "f", f"{name}/k", A)
-    r = _child(tmp_path, kind, f"objects.get(store, {name + '/k'!r}, Path({str(tmp_path / 'o1')!r}), {B!r})",
+    r = _child(tmp_path, kind, f"reads.get(store, {name + '/k'!r}, Path({str(tmp_path / 'o1')!r}), {B!r})",
                crash=True)
     assert r.returncode == 9, r.stderr
     assert not (tmp_path / "o1").exists()
     assert [x.status for x in _rows(store, "k")] == ["ready", "pending"]
-    res = objects.get(store, f"{name}/k", tmp_path / "o2", B)  # served from A; the claim is held
+    res = reads.get(store, f"{name}/k", tmp_path / "o2", B)  # served from A; the claim is held
     assert (res.source_region, res.copied) == (A, False)
     assert (tmp_path / "o2").read_bytes() == b"payload" * 1000
     clock.advance(GRACE + 1)
     assert len(gc.gc(store).failed_pending) == 1
-    res = objects.get(store, f"{name}/k", tmp_path / "o3", B)
+    res = reads.get(store, f"{name}/k", tmp_path / "o3", B)
     assert res.copied and [x.status for x in _rows(store, "k")] == ["ready", "gone", "ready"]
 
 
@@ -166,13 +166,13 @@ def test_concurrent_thread_gets_copy_once(setup, tmp_path: Path) -> None:
     objects.put(store, tmp_path / "f", f"{name}/k", A)
     n = 6
     barrier = threading.Barrier(n)
-    results: list[objects.GetResult] = []
+    results: list[reads.GetResult] = []
     errors: list[BaseException] = []
 
     def read(i: int) -> None:
         try:
             barrier.wait(timeout=30)
-            results.append(objects.get(store, f"{name}/k", tmp_path / f"out{i}", C))
+            results.append(reads.get(store, f"{name}/k", tmp_path / f"out{i}", C))
         except BaseException as e:
             errors.append(e)
 
@@ -200,7 +200,7 @@ def test_concurrent_process_gets_copy_once(setup, kind: str, tmp_path: Path) -> 
             if Path({str(go)!r}).exists():
                 break
             time.sleep(0.01)
-        res = objects.get(store, {name + '/k'!r}, Path({str(tmp_path)!r}) / f"out{{os.getpid()}}", {B!r})
+        res = reads.get(store, {name + '/k'!r}, Path({str(tmp_path)!r}) / f"out{{os.getpid()}}", {B!r})
         print(int(res.copied))
     """
     code = _script(tmp_path, kind, body)

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from skyctl.errors import UserError
 from skyctl.state import dispose_engines, read_session
 from skyctl.state.store_tables import Replica, RequestRecord, StoredObject, Transfer
-from skyctl.store import buckets, gc, objects
+from skyctl.store import buckets, gc, objects, reads
 from skyctl.store.service import Store
 
 A, B, C = REGIONS
@@ -41,9 +41,9 @@ class Env:
         src.write_bytes(data)
         return objects.put(self.store, src, f"{self.name}/{key}", region)
 
-    def get(self, key: str, region: str) -> tuple[objects.GetResult, bytes]:
+    def get(self, key: str, region: str) -> tuple[reads.GetResult, bytes]:
         out = self.home / "download.bin"
-        res = objects.get(self.store, f"{self.name}/{key}", out, region)
+        res = reads.get(self.store, f"{self.name}/{key}", out, region)
         return res, out.read_bytes()
 
     def replicas(self, key: str, status: str | None = "ready") -> dict[str, Replica]:
@@ -246,7 +246,7 @@ def test_bad_input_names_the_field(env: Env) -> None:
     with pytest.raises(UserError, match="segment"):
         env.put("../escape", b"x", A)
     with pytest.raises(UserError, match="no such virtual bucket"):
-        objects.get(env.store, "nope-bucket/k", env.home / "o", A)
+        reads.get(env.store, "nope-bucket/k", env.home / "o", A)
     with pytest.raises(UserError, match="already exists"):
         buckets.make_bucket(env.store, env.name, A, backend=env.kind)
     with pytest.raises(UserError, match="unknown region"):
