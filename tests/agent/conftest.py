@@ -121,3 +121,8 @@ def running_server(app, ready_path: str = "/health", timeout_s: float = 30.0) ->
 def serve_app():
     """`with serve_app(app) as base_url:` runs a real uvicorn server for the block."""
     return running_server
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
