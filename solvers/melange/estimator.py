@@ -5,7 +5,7 @@ request rate `rate` for requests of `input_len` prompt and `output_len` generate
 
 * decode step with `b` running requests: `t_d(b) = max((W + b·kv·ctx) / BW, (2·P·b + 4·L·h·b·ctx) / F)`
   (memory-bandwidth bound: weights plus the KV cache read once per step; compute bound at large batches),
-  with `ctx = input_len + output_len / 2` the mean context length;
+  with `ctx = input_len + output_len / 2` the mean context length, plus any fixed CPU time per step;
 * a prefill step for the `n = max(1, rate·W/BW)` prompts that arrive during one weight read:
   `t_p = max(W / BW, n·(2·P·I + 2·L·h·I²) / F)` (compute bound for long prompts); prefills take a fraction
   `f_p = rate · t_p / n` of the GPU's time, which stretches every decode step by `1 / (1 − f_p)`
@@ -192,7 +192,7 @@ class Roofline:
             return p is not None and p.tpot_s * 1e3 <= slo_tpot_ms and (
                 slo_ttft_ms is None or p.ttft_s * 1e3 <= slo_ttft_ms)
 
-        lo, hi = 0.0, 1.0 / (self.prefill_s(input_len, 1e9) / 1e9)
+        lo, hi = 0.0, 1.0 / (self.prefill_s(input_len, 1e9) / 1e9)  # prompts/s the prefill FLOPs allow
         if not ok(hi * 1e-9):
             return 0.0
         for _ in range(60):
