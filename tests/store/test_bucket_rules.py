@@ -253,3 +253,34 @@ def test_bad_input_names_the_field(env: Env) -> None:
         buckets.make_bucket(env.store, fresh_name(), "aws:us-east-1,aws:mars-1", backend=env.kind)
     with pytest.raises(UserError, match="fixed-ttl needs"):
         buckets.make_bucket(env.store, fresh_name(), A, "fixed-ttl", backend=env.kind)
+
+
+def test_interrupted_mb_is_unusable_until_rerun(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = fresh_name()
+    real = env.store.backend_for
+
+    def failing(kind: str, vbucket: str):
+        be = real(kind, vbucket)
+        ensure = be.ensure
+
+        def ensure_or_fail(region: str) -> None:
+            if region == C:
+                raise OSError("disk full")
+            ensure(region)
+
+        be.ensure = ensure_or_fail  # type: ignore[method-assign]
+        return be
+
+    monkeypatch.setattr(env.store, "backend_for", failing)
+    with pytest.raises(OSError):
+        buckets.make_bucket(env.store, name, ",".join(REGIONS), backend=env.kind)
+    assert buckets.describe(env.store, name).status == "pending"
+    env.name = name
+    with pytest.raises(UserError, match="not fully created"):
+        env.put("k", b"x", A)
+    monkeypatch.setattr(env.store, "backend_for", real)
+    env.store._backends.clear()
+    with pytest.raises(UserError, match="already exists"):  # different settings: not a resume
+        buckets.make_bucket(env.store, name, ",".join(REGIONS), "always-store", backend=env.kind)
+    assert buckets.make_bucket(env.store, name, ",".join(REGIONS), backend=env.kind).status == "ready"
+    assert env.put("k", b"x", A).version == 1
