@@ -39,14 +39,14 @@ DATA = REPO.parent / "shared" / "data" / "melange"
 GPUS = {"L4": "L4", "A10G": "A10G", "A100": "A100-80GB", "H100": "H100"}  # published name -> catalog name
 RATES = (1, 2, 4, 8, 16, 32)
 READING = """
-Reading: on L4 and A10G the estimate is within 1.5x of the measurement in 34 and 36 of 36 buckets. The worst
-L4 bucket (25 in/25 out, measured 25 req/s) cannot be a steady-state figure: at 300 GB/s a 25-token answer
-needs at least 25 x 45 ms of weight reads, so 10 requests cannot all finish in 0.4 s. On A100 and H100 the
-estimate is 1.9x and 2.7x more optimistic: the published numbers come from vLLM 0.2.7 with 10 requests per
-point, which caps concurrency at 10 (the `max batch 10` row brings the medians to 0.7-1.0), and it paid
-Python overhead per step (the 10 ms row). As a result `solve` on estimated profiles picks the same mix at
-1-2 req/s, but from 4 req/s on it leans on A100s and buys 16-44% less than the published optimum, which the
-measured profiles say cannot carry the load. Use estimates to explore, `skyctl gpu-mix profile` to size.
+Reading: the medians on L4 and A10G are close to 1; on A100 and H100 the estimate is higher. The published
+numbers come from vLLM 0.2.7 with 10 requests per point, which caps concurrency at 10 (the `max batch 10` row
+brings all four medians to 0.7-1.0), and that engine paid Python overhead per step (the 10 ms row). The
+largest single gaps are the smallest buckets on fast GPUs: for 25-token prompts and answers the published
+H100 figure is below the A100's, so it reflects the highest rate the sweep offered, not the GPU. `solve` on
+estimated profiles picks the same mix as on the published ones at 1-2 req/s; from 4 req/s on it leans on
+A100s and buys less than the published optimum, a mix the measured profiles say cannot carry the load. Use
+estimates to explore and compare GPU types; measure with `skyctl gpu-mix profile` before sizing.
 """.strip().replace("\n", " ")
 SECTION = "## Roofline profile estimator vs published Llama-2-7B profiles (bench/melange_estimator.py)"
 
@@ -155,7 +155,8 @@ def write_docs(text: str) -> None:
             f.write("\n" + text)
         return
     end = doc.find("\n## ", start + len(SECTION))
-    path.write_text(doc[:start] + text + (doc[end + 1:] if end >= 0 else ""))
+    rest = "\n" + doc[end + 1:] if end >= 0 else ""
+    path.write_text(doc[:start] + text.rstrip("\n") + "\n" + rest)
 
 
 def main() -> None:

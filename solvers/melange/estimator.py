@@ -6,10 +6,10 @@ request rate `rate` for requests of `input_len` prompt and `output_len` generate
 * decode step with `b` running requests: `t_d(b) = max((W + b·kv·ctx) / BW, (2·P·b + 4·L·h·b·ctx) / F)`
   (memory-bandwidth bound: weights plus the KV cache read once per step; compute bound at large batches),
   with `ctx = input_len + output_len / 2` the mean context length, plus any fixed CPU time per step;
-* a prefill step for the `n = max(1, rate·W/BW)` prompts that arrive during one weight read:
-  `t_p = max(W / BW, n·(2·P·I + 2·L·h·I²) / F)` (compute bound for long prompts); prefills take a fraction
-  `f_p = rate · t_p / n` of the GPU's time, which stretches every decode step by `1 / (1 − f_p)`
-  (amortised prefill of new requests);
+* a prefill step for the `n` prompts that arrived during the previous prefill + decode cycle (at least 1,
+  `n = rate·(t_p + t_d)`): `t_p = max(W / BW, n·(2·P·I + 2·L·h·I²) / F)` (weights read once per step, compute
+  bound for long prompts); prefills take a fraction `f_p = rate · t_p / n` of the GPU's time, which stretches
+  every decode step by `1 / (1 − f_p)` (amortised prefill of new requests);
 * Little's law: requests in decode `b = rate · (O − 1) · t_d(b) / (1 − f_p)`, solved exactly per branch of
   the max; all in-flight requests hold `I + O` tokens of KV cache, capped by GPU memory and `max_batch`;
 * mean TPOT (Mélange's SLO metric, latency / generated tokens) = `(TTFT + (O − 1)·t_d/(1 − f_p)) / O` with
@@ -35,6 +35,7 @@ HEAD_DIM = 128  # Llama family: hidden = 128 · heads
 LLAMA_VOCAB = 32000
 MELANGE_EDGES = (25, 100, 250, 500, 1000, 2000)  # Mélange's 6 input × 6 output bucket upper edges
 GB = 1e9
+MAX_PREFILL_BATCH = 4096  # prompts per prefill step; beyond this the server is simply overloaded
 
 
 @dataclass(frozen=True)
@@ -158,22 +159,15 @@ class Roofline:
 
     def point(self, input_len: float, output_len: float, rate: float) -> ServerPoint | None:
         """Steady state at `rate` req/s, or None when the server cannot keep up (the queue would grow)."""
+        n = self._prefill_batch(input_len, output_len, rate)
+        if n is None:
+            return None
         m = self.model
-        batch = max(1.0, rate * m.weights_bytes / self.bw)  # prompts arriving during one weight read
-        t_p = self.prefill_s(input_len, batch)
-        f_p = rate * t_p / batch
-        if f_p >= 1.0:
+        t_p = self.prefill_s(input_len, n)
+        f_p = rate * t_p / n
+        t_d = self._decode_s(input_len, output_len, rate, f_p)
+        if t_d is None:
             return None
-        ctx = input_len + output_len / 2
-        # t_d(b) = max over (memory, compute) of a + c·b; the decode batch is the fixed point b = k·t_d(b),
-        # which for a max of lines with k·c < 1 is the largest of the per-line fixed points k·a / (1 − k·c)
-        lines = ((m.weights_bytes / self.bw + self.overhead, m.kv_bytes_per_token * ctx / self.bw),
-                 (self.overhead, (2 * m.params + 4 * m.layers * m.hidden * ctx) / self.flops))
-        k = rate * max(output_len - 1, 0) / (1 - f_p)
-        if any(k * c >= 1.0 for _, c in lines):
-            return None
-        b = max(max(k * a / (1 - k * c) for a, c in lines), 1.0)
-        t_d = max(a + c * b for a, c in lines)
         ttft = t_p + t_d / 2
         latency = ttft + max(output_len - 1, 0) * t_d / (1 - f_p)
         in_flight = rate * latency
@@ -182,6 +176,48 @@ class Roofline:
         if max(in_flight, 1.0) * (input_len + output_len) * m.kv_bytes_per_token > self.kv_capacity:
             return None
         return ServerPoint(rate=rate, tpot_s=latency / output_len, ttft_s=ttft, in_flight=in_flight)
+
+    def _decode_s(self, input_len: float, output_len: float, rate: float, f_p: float) -> float | None:
+        """Decode step time when prefills take a fraction `f_p` of the GPU, or None if decoding falls behind.
+
+        t_d(b) = max over (memory, compute) of a + c·b; the decode batch is the fixed point b = k·t_d(b),
+        which for a max of lines with k·c < 1 is the largest of the per-line fixed points k·a / (1 − k·c).
+        """
+        if f_p >= 1.0:
+            return None
+        m = self.model
+        ctx = input_len + output_len / 2
+        lines = ((m.weights_bytes / self.bw + self.overhead, m.kv_bytes_per_token * ctx / self.bw),
+                 (self.overhead, (2 * m.params + 4 * m.layers * m.hidden * ctx) / self.flops))
+        k = rate * max(output_len - 1, 0) / (1 - f_p)
+        if any(k * c >= 1.0 for _, c in lines):
+            return None
+        b = max(max(k * a / (1 - k * c) for a, c in lines), 1.0)
+        return max(a + c * b for a, c in lines)
+
+    def _prefill_batch(self, input_len: float, output_len: float, rate: float) -> float | None:
+        """Prompts per prefill step: those that arrived during the last prefill + decode cycle, at least 1.
+
+        The excess arrivals per cycle, rate·(t_p(n) + t_d(n)) − n, fall as n grows, so bisect for its root;
+        None when no batch size keeps up.
+        """
+
+        def excess(n: float) -> float:
+            t_p = self.prefill_s(input_len, n)
+            t_d = self._decode_s(input_len, output_len, rate, rate * t_p / n)
+            return math.inf if t_d is None else rate * (t_p + t_d) - n
+
+        if excess(1.0) <= 0:
+            return 1.0
+        lo, hi = 1.0, 2.0
+        while excess(hi) > 0:
+            lo, hi = hi, hi * 2
+            if hi > MAX_PREFILL_BATCH:
+                return None
+        for _ in range(20):  # to 1e-6 of the bracket: ample for a batch size
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+        return hi
 
     def max_rate(self, input_len: float, output_len: float, slo_tpot_ms: float,
                  slo_ttft_ms: float | None = None) -> float:
@@ -195,7 +231,7 @@ class Roofline:
         lo, hi = 0.0, 1.0 / (self.prefill_s(input_len, 1e9) / 1e9)  # prompts/s the prefill FLOPs allow
         if not ok(hi * 1e-9):
             return 0.0
-        for _ in range(60):
+        for _ in range(40):
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if ok(mid) else (lo, mid)
         return lo
