@@ -37,16 +37,18 @@ def main(
 
 
 def _register() -> None:
-    """Attach the command groups; imported here so each group stays its own module."""
+    """Attach the command groups once; each group stays its own module."""
     from skyctl.cli import groups
 
     for name, sub, help_ in groups.GROUPS:
         app.add_typer(sub, name=name, help=help_)
 
 
+_register()
+
+
 def run(argv: list[str] | None = None) -> int:
     """Console-script entry: maps our errors to one line and an exit code, never a traceback."""
-    _register()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
