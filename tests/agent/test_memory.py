@@ -59,7 +59,7 @@ def assert_drained(engine) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), policy=st.sampled_from(["fcfs", "lpm", "vtc", "dlpm"]),
+@given(seed=st.integers(0, 10_000), policy=st.sampled_from(["fcfs", "lpm", "vtc", "lcf", "dlpm"]),
        admission=st.sampled_from(["optimistic", "conservative"]), caching=st.booleans(),
        block_size=st.sampled_from([2, 4]), num_blocks=st.integers(20, 48))
 def test_m1_m2_invariants_after_every_step_and_no_leaks(seed, policy, admission, caching, block_size,
