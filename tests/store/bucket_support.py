@@ -79,6 +79,7 @@ def moto_endpoint() -> str:
 
 
 def s3_env() -> dict[str, str]:
+    """What a process needs to reach the test server (tests set these with monkeypatch)."""
     return {"AWS_ENDPOINT_URL": moto_endpoint(), "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -92,8 +93,6 @@ def make_store(home: Path, backend: str, clock: Clock | None = None, grace_s: fl
 
         return S3Backend(vbucket, endpoint_url=moto_endpoint())
 
-    for k, v in s3_env().items() if backend == "s3" else ():
-        os.environ.setdefault(k, v)
     engine = get_engine(f"sqlite:///{home / 'state.db'}")
     return Store(engine=engine, clock=clock or Clock(), prices=TablePrices(), backend_for=backend_for,
                  grace_s=grace_s)

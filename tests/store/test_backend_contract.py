@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from bucket_support import REGIONS, fresh_name, moto_endpoint
+from bucket_support import REGIONS, fresh_name, moto_endpoint, s3_env
 
 from skyctl.errors import UserError
 from skyctl.store.backends import Backend, DataMissing, open_backend, temp_name, temp_time
@@ -24,8 +24,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     else:
         from skyctl.store.backends.s3 import S3Backend
 
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        for k, v in s3_env().items():
+            monkeypatch.setenv(k, v)
         be = S3Backend(fresh_name(), endpoint_url=moto_endpoint())
     for region in (A, B):
         be.ensure(region)

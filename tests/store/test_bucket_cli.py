@@ -56,7 +56,6 @@ def test_local_bucket_round_trip_with_json(tmp_path: Path) -> None:
 @pytest.mark.slow  # one interpreter start per case
 @pytest.mark.parametrize(("args", "needle"), [
     (["store", "mb", "demo", "--regions", f"{A},gcp:us-central1"], "did you mean 'gcp:us-central1-a'"),
-    (["store", "mb", "demo", "--regions", A, "--policy", "fixed-ttl"], "--ttl"),
     (["store", "put", "/no/such/file", "demo/k", "--region", A], "FILE"),
     (["store", "get", "nobucket/k", "--region", A], "no such virtual bucket"),
 ])

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from bucket_support import REGIONS, Clock, fresh_name, make_store
+from bucket_support import REGIONS, Clock, fresh_name, make_store, s3_env
 from sqlmodel import col, select
 
 from skyctl.errors import UserError
@@ -77,6 +77,8 @@ def kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def setup(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SKYCTL_HOME", str(tmp_path))
+    for k, v in s3_env().items() if kind == "s3" else ():
+        monkeypatch.setenv(k, v)  # inherited by the child processes too
     clock = Clock(START)
     store = make_store(tmp_path, kind, clock, grace_s=GRACE)
     name = fresh_name()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from bucket_support import DAY, REGIONS, Clock, fresh_name, make_store
+from bucket_support import DAY, REGIONS, Clock, fresh_name, make_store, s3_env
 from sqlmodel import col, select
 
 from skyctl.errors import UserError
@@ -61,6 +61,8 @@ class Env:
 @pytest.fixture(params=["local", "s3"])
 def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SKYCTL_HOME", str(tmp_path))
+    for k, v in s3_env().items() if request.param == "s3" else ():
+        monkeypatch.setenv(k, v)
     clock = Clock()
     yield Env(make_store(tmp_path, request.param, clock), clock, tmp_path, request.param)
     dispose_engines()
