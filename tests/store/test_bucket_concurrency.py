@@ -216,3 +216,44 @@ def test_concurrent_process_gets_copy_once(setup, kind: str, tmp_path: Path) -> 
     assert all(p.read_bytes() == data for p in tmp_path.glob("out*"))
     with read_session(store.engine) as s:
         assert sum(t.replicated for t in s.exec(select(Transfer))) == 1
+
+
+def test_racing_puts_keep_the_highest_version(setup, kind: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """v1 starts first but finishes after v2: v2 stays visible and v1's bytes are removed."""
+    store, _, name = setup
+    release, started = threading.Event(), threading.Event()
+    real = store.backend_for
+
+    def gated(kind: str, vbucket: str):
+        be = real(kind, vbucket)
+        put_file = be.put_file
+
+        def slow_put(region: str, key: str, src: Path, now: float) -> None:
+            if src.read_bytes() == b"one":
+                started.set()
+                assert release.wait(timeout=60)
+            put_file(region, key, src, now)
+
+        be.put_file = slow_put  # type: ignore[method-assign]
+        return be
+
+    monkeypatch.setattr(store, "backend_for", gated)
+    store._backends.clear()
+    (tmp_path / "one").write_bytes(b"one")
+    (tmp_path / "two").write_bytes(b"two")
+    first: list[objects.PutResult] = []
+    t = threading.Thread(target=lambda: first.append(objects.put(store, tmp_path / "one", f"{name}/k", A)))
+    t.start()
+    assert started.wait(timeout=60)
+    assert objects.put(store, tmp_path / "two", f"{name}/k", B).version == 2
+    release.set()
+    t.join(timeout=60)
+    assert first[0].version == 1
+    assert reads.get(store, f"{name}/k", tmp_path / "out", C).version == 2
+    assert (tmp_path / "out").read_bytes() == b"two"
+    with read_session(store.engine) as s:
+        statuses = dict(s.exec(select(StoredObject.version, StoredObject.status)).all())
+    assert statuses == {1: "superseded", 2: "ready"}
+    v1 = _rows(store, "k")[0]
+    assert v1.region == A and v1.status == "gone" and not real(kind, name).exists(A, v1.physical_key)

@@ -153,6 +153,9 @@ def test_gc_evicts_expired_copies_but_never_the_base(env: Env) -> None:
         assert r.status == "gone" and r.storage_end == env.clock.t and not env.has_bytes(r)
     assert gc.gc(env.store).evicted == []
     assert env.get("k", A)[1] == b"data"
+    with read_session(env.store.engine) as s:
+        deletes = s.exec(select(RequestRecord.region).where(RequestRecord.op == "DELETE")).all()
+    assert sorted(deletes) == [B, C]
 
 
 def test_without_base_region_gc_keeps_the_copy_that_expires_last(env: Env) -> None:
