@@ -44,7 +44,7 @@ def mb(
     regions: str = typer.Option(..., "--regions",
                                 help="Comma-separated regions, e.g. aws:us-east-1,gcp:us-west1-a"),
     policy: str = typer.Option(DEFAULT_POLICY, "--policy",
-                               help="t-even, fixed-ttl, always-store, always-evict."),
+                               help="t-evict, t-even, fixed-ttl, always-store, always-evict."),
     ttl: float | None = typer.Option(None, "--ttl", help="TTL in seconds (fixed-ttl only)."),
     backend: str = typer.Option("local", "--backend", help="local (a directory per region) or s3."),
     base_region: str = typer.Option("first-write", "--base-region",

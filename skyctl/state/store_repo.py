@@ -129,8 +129,18 @@ def replicas_in_status(s: Session, status: str, created_before: float | None = N
 # Usage records (what the cost report reads)
 
 def record_request(s: Session, bucket_id: int, object_id: int | None, region: str, op: str, nbytes: int,
-                   at: float) -> None:
-    s.add(RequestRecord(bucket_id=bucket_id, object_id=object_id, region=region, op=op, bytes=nbytes, at=at))
+                   at: float, client_region: str | None = None) -> None:
+    s.add(RequestRecord(bucket_id=bucket_id, object_id=object_id, region=region, op=op, bytes=nbytes, at=at,
+                        client_region=client_region))
+
+
+def reads_by(s: Session, bucket_id: int, client_region: str) -> list[tuple[int, int, float]]:
+    """(object id, bytes, time) of every GET that a reader in `client_region` made, oldest first."""
+    q = (select(RequestRecord.object_id, RequestRecord.bytes, RequestRecord.at)
+         .where(RequestRecord.bucket_id == bucket_id, RequestRecord.op == "GET",
+                RequestRecord.client_region == client_region)
+         .order_by(col(RequestRecord.at), col(RequestRecord.id)))
+    return [(o or 0, b, at) for o, b, at in s.exec(q)]
 
 
 def record_transfer(s: Session, bucket_id: int, object_id: int, src: str, dst: str, nbytes: int, at: float,

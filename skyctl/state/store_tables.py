@@ -100,10 +100,11 @@ class RequestRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     bucket_id: int = Field(foreign_key="store_bucket.id", index=True)
     object_id: int | None = Field(default=None, foreign_key="store_object.id")
-    region: str
+    region: str  # where the request is charged (the bucket that served or stored the bytes)
     op: str  # PUT | GET | DELETE
     bytes: int = 0
     at: float
+    client_region: str | None = Field(default=None, index=True)  # who asked: the reader of a GET
 
 
 register_component(Component(name="store", version=1))

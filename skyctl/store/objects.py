@@ -70,7 +70,7 @@ def put(store: Store, src: Path, target: str, region: str) -> PutResult:
         obj = store_repo.insert(s, StoredObject(
             bucket_id=bucket.id or 0, key=key, version=store_repo.last_version(s, bucket.id or 0, key) + 1,
             size=size, sha256=sha, base_region=region if base else None, created_at=now))
-        ttl = -1.0 if base else store.policy(bucket).lone_ttl(region)
+        ttl = -1.0 if base else store.policy(bucket, s, region).lone_ttl(region)
         rep = store_repo.insert(s, Replica(object_id=obj.id or 0, bucket_id=bucket.id or 0, region=region,
                                            physical_key="", size=size, origin="put", is_base=base, ttl_s=ttl,
                                            created_at=now))
@@ -85,7 +85,7 @@ def put(store: Store, src: Path, target: str, region: str) -> PutResult:
         if row is not None and o is not None and not lost:
             make_ready(row, done)
             o.status, o.ready_at = "ready", done
-            store_repo.record_request(s, bucket.id or 0, o.id, region, "PUT", size, done)
+            store_repo.record_request(s, bucket.id or 0, o.id, region, "PUT", size, done, region)
             doomed = _supersede(s, bucket.id or 0, key, done)
             expires = row.expires_at
     if lost:

@@ -93,17 +93,18 @@ def _plan(store: Store, s: Session, name: str, key: str, region: str, now: float
     live = live_replicas(s, obj.id or 0, now)
     if not live:
         raise Failure(f"{name}/{key} v{obj.version} has no readable replica; run `skyctl store gc`")
-    policy = store.policy(bucket)
+    policy = store.policy(bucket, s, region)
     src_region = cheapest_source(store.pricing(), [r.region for r in live], region)
     source = next(r for r in live if r.region == src_region)
     claim, stale = None, []
-    if src_region != region and policy.copies_on_read:
+    ttl = policy.ttl(region, candidates(live, region), now) if src_region != region else 0.0
+    if src_region != region and policy.copies_on_read and ttl != 0:  # a learned TTL of 0: do not keep
         # An expired copy here that gc has not removed yet: drop it, a fresh one replaces it.
         stale = mark_deleting([r for r in store_repo.replicas_of(s, [obj.id or 0])
                                if r.region == region and not is_live(r, now)], now)
         claim = store_repo.insert_unless_taken(s, Replica(
             object_id=obj.id or 0, bucket_id=obj.bucket_id, region=region, physical_key="", size=obj.size,
-            origin="copy", ttl_s=policy.ttl(region, candidates(live, region), now), created_at=now))
+            origin="copy", ttl_s=ttl, created_at=now))
         if claim is not None:
             claim.physical_key = physical_key(obj.key, obj.version, claim.id or 0)
     return _Plan(bucket, obj, source, claim), stale
@@ -148,14 +149,14 @@ def _complete(store: Store, plan: _Plan, region: str, out: Path) -> GetResult:
     copied, orphan = False, False
     ttl, expires = None, None
     with write_session(store.engine) as s:
-        store_repo.record_request(s, bid, obj.id, source.region, "GET", obj.size, now)
+        store_repo.record_request(s, bid, obj.id, source.region, "GET", obj.size, now, region)
         if claim is not None:
             row = store_repo.get_replica(s, claim.id)
             orphan = row is None or row.status != "pending"  # rm or gc took it while we copied
             if row is not None and not orphan:
                 make_ready(row, now)
                 copied, ttl, expires = True, row.ttl_s, row.expires_at
-                store_repo.record_request(s, bid, obj.id, region, "PUT", obj.size, now)
+                store_repo.record_request(s, bid, obj.id, region, "PUT", obj.size, now, region)
         if source.region != region:
             store_repo.record_transfer(s, bid, obj.id or 0, source.region, region, obj.size, now, copied)
         else:
@@ -163,7 +164,7 @@ def _complete(store: Store, plan: _Plan, region: str, out: Path) -> GetResult:
             if local is not None and local.status == "ready" and local.expires_at is not None:
                 others = [r for r in live_replicas(s, obj.id or 0, now) if r.id != local.id]
                 if others:  # re-size the TTL against the sources alive now
-                    local.ttl_s = store.policy(bucket).ttl(region, candidates(others, region), now)
+                    local.ttl_s = store.policy(bucket, s, region).ttl(region, candidates(others, region), now)
                 local.expires_at = now + local.ttl_s if local.ttl_s >= 0 else None
             if local is not None:
                 ttl, expires = local.ttl_s, local.expires_at

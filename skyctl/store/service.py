@@ -22,7 +22,7 @@ from skyctl.state import get_engine, store_repo, write_session
 from skyctl.state.store_tables import Replica, VBucket
 from skyctl.store import DEFAULT_GRACE_S
 from skyctl.store.backends import Backend, open_backend
-from skyctl.store.policy import Candidate, Policy, Prices
+from skyctl.store.policy import Candidate, Policy, Prices, read_history
 
 
 def _load_prices() -> Prices:
@@ -50,8 +50,12 @@ class Store:
             self._backends[bucket.name] = self.backend_for(bucket.backend, bucket.name)
         return self._backends[bucket.name]
 
-    def policy(self, bucket: VBucket) -> Policy:
-        return Policy(bucket.policy, self.pricing(), tuple(bucket.regions), bucket.ttl_s)
+    def policy(self, bucket: VBucket, s: Session | None = None, dst: str | None = None) -> Policy:
+        """The bucket's policy; for t-evict, with the read history of `dst` loaded through `s`."""
+        history = {}
+        if bucket.policy == "t-evict" and s is not None and dst is not None:
+            history[dst] = read_history(store_repo.reads_by(s, bucket.id or 0, dst))
+        return Policy(bucket.policy, self.pricing(), tuple(bucket.regions), bucket.ttl_s, history)
 
 
 def open_store(**kwargs: Any) -> Store:

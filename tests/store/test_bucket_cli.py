@@ -34,7 +34,7 @@ def test_local_bucket_round_trip_with_json(tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
     src.write_text("hello skystore")
     made = ok_json(skyctl(home, "store", "mb", "demo", "--regions", f"{A},{G}", "--json"))
-    assert made["regions"] == [A, G] and made["policy"] == "t-even" and made["backend"] == "local"
+    assert made["regions"] == [A, G] and made["policy"] == "t-evict" and made["backend"] == "local"
     assert Path(made["physical_buckets"][A]).is_dir()
     put = ok_json(skyctl(home, "store", "put", str(src), "demo/docs/in.txt", "--region", A, "--json"))
     assert put["version"] == 1 and put["base_region"] == A and put["size"] == 14
@@ -42,7 +42,7 @@ def test_local_bucket_round_trip_with_json(tmp_path: Path) -> None:
     got = ok_json(skyctl(home, "--json", "store", "get", "demo/docs/in.txt", str(out), "--region", G))
     assert out.read_text() == "hello skystore"
     assert got["source_region"] == A and got["copied"]
-    assert got["ttl_s"] == pytest.approx(0.09 / 0.02 * 30 * 86400)  # shipped prices: T_even(aws -> gcp)
+    assert got["ttl_s"] == pytest.approx(0.09 / 0.02 * 30 * 86400 / 2)  # t-evict cold start: T_even / 2
     [obj] = ok_json(skyctl(home, "store", "ls", "demo/docs/", "--json"))
     assert obj["key"] == "docs/in.txt" and sorted(r["region"] for r in obj["replicas"]) == [A, G]
     dry = ok_json(skyctl(home, "store", "gc", "--dry-run", "--json"))

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from bucket_support import DAY, REGIONS, TablePrices
+from bucket_support import DAY, GB, REGIONS, TablePrices
 
 from skyctl.errors import UserError
-from skyctl.store.policy import Candidate, Policy, cheapest_source, t_even_s
+from skyctl.store.policy import (
+    TEVICT_MIN_READS,
+    Candidate,
+    Policy,
+    ReadHistory,
+    cheapest_source,
+    read_history,
+    t_even_s,
+)
 
 A, B, C = REGIONS
 
@@ -37,8 +45,8 @@ def test_lone_copy_uses_the_median_egress_into_its_region() -> None:
 
 
 def test_only_always_evict_skips_the_copy() -> None:
-    assert [Policy(n, TablePrices(), ()).copies_on_read
-            for n in ("t-even", "fixed-ttl", "always-store", "always-evict")] == [True, True, True, False]
+    names = ("t-evict", "t-even", "fixed-ttl", "always-store", "always-evict")
+    assert [Policy(n, TablePrices(), ()).copies_on_read for n in names] == [True] * 4 + [False]
 
 
 def test_cheapest_source_prefers_local_then_lowest_egress() -> None:
@@ -56,3 +64,23 @@ def test_cheapest_source_prefers_local_then_lowest_egress() -> None:
 def test_policy_check_refuses_bad_settings(name: str, ttl: float | None, needle: str) -> None:
     with pytest.raises(UserError, match=needle):
         Policy.check(name, ttl)
+
+
+def test_t_evict_picks_the_reference_ttl() -> None:
+    """Reference R4: hist {1 h: 10 GB, 5 h: 4 GB, 40 h: 6 GB}, last 5 GB, N 0.024, s 0.001 $/GB-h
+    (T_even 24 h): the cheapest TTL is 5 h; with fewer than 1000 reads it is T_even / 2 = 12 h."""
+    prices = TablePrices(storage={A: 0.72, B: 0.72}, egress={(A, B): 0.024, (B, A): 0.024})
+    hist = [0.0] * 41
+    hist[1], hist[5], hist[40] = 10.0, 4.0, 6.0
+    learned = ReadHistory(tuple(hist), 5.0, TEVICT_MIN_READS)
+    assert Policy("t-evict", prices, (A, B), history={B: learned}).pair_ttl(A, B) == pytest.approx(5 * 3600)
+    cold = ReadHistory(tuple(hist), 5.0, TEVICT_MIN_READS - 1)
+    assert Policy("t-evict", prices, (A, B), history={B: cold}).pair_ttl(A, B) == pytest.approx(12 * 3600)
+    assert Policy("t-evict", prices, (A, B)).pair_ttl(A, B) == pytest.approx(12 * 3600)
+
+
+def test_read_history_buckets_gaps_by_the_hour() -> None:
+    h = read_history([(1, GB, 0.0), (2, 2 * GB, 10.0), (1, GB, 3600.0), (1, GB, 3600.0),
+                      (2, 2 * GB, 5 * 3600.0)])
+    assert h.reads == 5 and h.last_gb == 3.0
+    assert h.hist[1] == 2.0 and h.hist[5] == 2.0 and sum(h.hist) == 4.0  # a 0 s gap counts as bucket 1

@@ -14,7 +14,7 @@ from bucket_support import DAY, REGIONS, Clock, fresh_name, make_store, s3_env
 from sqlmodel import col, select
 
 from skyctl.errors import UserError
-from skyctl.state import dispose_engines, read_session
+from skyctl.state import dispose_engines, read_session, store_repo, write_session
 from skyctl.state.store_tables import Replica, RequestRecord, StoredObject, Transfer
 from skyctl.store import buckets, gc, objects, reads
 from skyctl.store.service import Store
@@ -289,3 +289,17 @@ def test_interrupted_mb_is_unusable_until_rerun(env: Env, monkeypatch: pytest.Mo
         buckets.make_bucket(env.store, name, ",".join(REGIONS), "always-store", backend=env.kind)
     assert buckets.make_bucket(env.store, name, ",".join(REGIONS), backend=env.kind).status == "ready"
     assert env.put("k", b"x", A).version == 1
+
+
+def test_t_evict_starts_at_half_t_even_then_learns_from_the_reads_recorded(env: Env) -> None:
+    env.mb(policy="t-evict")
+    env.put("k", b"x" * 1024, A)
+    assert env.get("k", B)[0].ttl_s == pytest.approx(T_EVEN_AB / 2)  # no history in B yet
+    env.put("k2", b"y" * 1024, A)
+    with write_session(env.store.engine) as s:  # 1000 earlier reads in B, 2 h apart
+        bucket = buckets.describe(env.store, env.name)
+        obj = store_repo.newest_ready(s, store_repo.find_bucket(s, bucket.name).id, "k2")
+        for i in range(1000):
+            store_repo.record_request(s, obj.bucket_id, obj.id, A, "GET", 1024, i * 7200.0, B)
+    res, _ = env.get("k2", B)
+    assert res.copied and res.ttl_s == pytest.approx(2 * 3600)  # storing 2 h beats re-fetching
