@@ -15,6 +15,7 @@ from solvers.melange import ilp
 from solvers.melange.backend import RunResult, resolve_solver, run
 from solvers.melange.errors import ProblemError
 from solvers.melange.problem import MODES, Problem, SolveOptions
+from solvers.melange.reduce import dominated, without
 from solvers.melange.result import LOAD_TOLERANCE, LP_TOLERANCE, Routing, Solution, loads_of
 from solvers.melange.rounding import counts_for, round_to_slices
 from solvers.melange.validate import validate
@@ -34,12 +35,17 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
         raise ProblemError("must be > 0 seconds", field="time_limit", value=options.time_limit)
     solver = resolve_solver(options.solver)
     t0 = time.perf_counter()
+    drop = dominated(problem)
+    small = without(problem, drop)
     if options.mode == "aggregated":
-        status, routing, counts, bound = _aggregated(problem, solver, t0 + options.time_limit)
+        status, routing, counts, bound = _aggregated(small, solver, t0 + options.time_limit)
     else:
-        m = ilp.build(problem, options.mode)
+        m = ilp.build(small, options.mode)
         r = run(m.lp, solver, options.time_limit)
         status, routing, counts, bound = _read(m, r)
+    if counts is not None:  # back to the caller's type indices; dominated types get none
+        kept = [j for j in range(len(problem.gpus)) if j not in drop]
+        counts = {j: 0 for j in drop} | {kept[i]: c for i, c in counts.items()}
     return _finish(problem, options.mode, solver, status, routing, counts, bound, time.perf_counter() - t0)
 
 

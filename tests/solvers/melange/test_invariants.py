@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from solvers.melange.baselines import baselines
 from solvers.melange.problem import GpuType, Problem, SolveOptions
+from solvers.melange.reduce import dominated
 from solvers.melange.result import check
 from solvers.melange.solve import solve
 
@@ -111,3 +112,22 @@ def test_spot_mix_keeps_the_on_demand_share_of_every_bucket(p: Problem, a: float
     assert sol.status == "optimal" and check(q, sol) == []  # check() verifies the share per bucket
     no_min = solve(replace(q, min_on_demand_fraction=0.0), SolveOptions())
     assert no_min.cost_per_hour <= sol.cost_per_hour + 1e-9
+
+
+@FAST
+@given(problems(), st.floats(1.0, 2.0), st.booleans())
+def test_dominance_reduction_is_exact(p: Problem, markup: float, capped: bool) -> None:
+    """A dearer copy of a type is dropped before solving, unless the cheaper one is capped."""
+    g = p.gpus[0]
+    dear = replace(g, name="dear", cost=round(g.cost * markup, 2))
+    cheap = replace(g, max_count=1) if capped else g
+    q = replace(p, gpus=(cheap, *p.gpus[1:], dear))
+    assert capped or len(q.gpus) - 1 in dominated(q)
+    sol = solve(q, SolveOptions())
+    if not capped:
+        assert sol.counts["dear"] == 0 or dear.cost == g.cost
+        assert sol.cost_per_hour == pytest.approx(cost(p), abs=1e-6)
+    elif sol.status == "optimal":  # the dear copy may be needed beyond the cap: not dropped
+        assert check(q, sol) == []
+        with_cap_binary = solve(q, SolveOptions(mode="binary"))
+        assert sol.cost_per_hour == pytest.approx(with_cap_binary.cost_per_hour, abs=1e-6)
