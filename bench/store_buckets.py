@@ -23,6 +23,7 @@ from skyctl.state import dispose_engines, get_engine
 from skyctl.store import buckets, objects, reads
 from skyctl.store.backends import Backend
 from skyctl.store.backends.local import LocalBackend
+from skyctl.store.policy import DEFAULT_POLICY
 from skyctl.store.pricing import load_pricing
 from skyctl.store.service import Store
 
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((size, res))
         dispose_engines()
     print("## Virtual buckets: put/get latency, local vs moto S3 (bench/store_buckets.py)\n")
-    print(f"Median ms per operation over {n} objects per size; `bare` is the backend alone moving the same "
+    print(f"Median ms per operation over {n} objects per size (bucket policy: {DEFAULT_POLICY}, the "
+          "default); `bare` is the backend alone moving the same "
           "bytes with no metadata (the baseline), so `store/bare` is the cost of the write-ahead metadata "
           "(SQLite WAL, fsync per commit) and the sha256. Remote get = read from A, copy into B, "
           "write OUT.\n")
