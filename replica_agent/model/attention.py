@@ -24,6 +24,7 @@ class AttnGroup:
     mask: torch.Tensor  # [B, 1, max_q * group, nblk * BS] bool, True = may attend
     batch: int
     max_q: int
+    scratch: torch.Tensor | None = None  # gather buffer, reused by every layer of this forward
 
 
 @dataclass(slots=True)
@@ -39,15 +40,15 @@ def build_group(entries: list[tuple[list[int], int, int]], token_rows: list[int]
     batch = len(entries)
     max_q = max(n for _, _, n in entries)
     nblk = max((start + n + block_size - 1) // block_size for _, start, n in entries)
-    tables = torch.zeros(batch, nblk, dtype=torch.long)
-    starts = torch.empty(batch, dtype=torch.long)
-    lens = torch.empty(batch, dtype=torch.long)
+    padded_tables: list[list[int]] = []
     pad_index: list[int] = []
     for i, (table, start, n) in enumerate(entries):
         used = (start + n + block_size - 1) // block_size
-        tables[i, :used] = torch.tensor(table[:used], dtype=torch.long)
-        starts[i], lens[i] = start, n
+        padded_tables.append(table[:used] + [0] * (nblk - used))
         pad_index.extend(range(i * max_q, i * max_q + n))
+    tables = torch.tensor(padded_tables, dtype=torch.long)
+    starts = torch.tensor([start for _, start, _ in entries], dtype=torch.long)
+    lens = torch.tensor([n for _, _, n in entries], dtype=torch.long)
     rows = torch.arange(max_q)
     # A padded query row sits at its sequence's position 0: it sees one key, so SDPA never yields NaN.
     query_pos = torch.where(rows[None, :] < lens[:, None], starts[:, None] + rows[None, :], 0)
@@ -73,13 +74,16 @@ def _attend(q: torch.Tensor, kv_cache: torch.Tensor, group: AttnGroup) -> torch.
     # Query heads h*per_kv..(h+1)*per_kv-1 share KV head h: fold them into the query-row axis.
     qg = padded.view(b, max_q, kvh, per_kv, hd).permute(0, 2, 1, 3, 4).reshape(b, kvh, max_q * per_kv, hd)
     # index_select on the flat table is an order of magnitude faster than advanced indexing on CPU.
-    kv = kv_cache.index_select(1, group.block_tables.view(-1))  # [2, B * nblk, BS, kvh, hd]
+    flat = group.block_tables.view(-1)
+    if group.scratch is None:
+        group.scratch = kv_cache.new_empty((2, flat.numel(), *kv_cache.shape[2:]))
+    kv = torch.index_select(kv_cache, 1, flat, out=group.scratch)  # [2, B * nblk, BS, kvh, hd]
     length = group.block_tables.shape[1] * block_size
     k = kv[0].view(b, length, kvh, hd).transpose(1, 2)
     v = kv[1].view(b, length, kvh, hd).transpose(1, 2)
     out = F.scaled_dot_product_attention(qg, k, v, attn_mask=group.mask)
     out = out.view(b, kvh, max_q, per_kv, hd).permute(0, 2, 1, 3, 4).reshape(b * max_q, heads, hd)
-    return out if out.shape[0] == q.shape[0] and padded is q else out.index_select(0, group.pad_index)
+    return out if padded is q else out.index_select(0, group.pad_index)
 
 
 def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv_cache: torch.Tensor,
