@@ -286,13 +286,10 @@ class Server:
                 routed = self._apply(groups, i, item)
                 if routed is None:
                     continue
-                ch, delta = routed
-                if delta or ch.finish_reason is not None:
-                    first = ch.index not in started
-                    started.add(ch.index)
-                    yield frame(
-                        [protocol.choice(parsed.chat, ch.index, delta, ch.finish_reason, True, first)]
-                    )
+                ch, delta = routed  # one frame per token, even while its text is held back
+                first = ch.index not in started
+                started.add(ch.index)
+                yield frame([protocol.choice(parsed.chat, ch.index, delta, ch.finish_reason, True, first)])
             if parsed.include_usage:
                 yield frame([], usage=self._usage(groups))
             yield "data: [DONE]\n\n"

@@ -82,6 +82,7 @@ def test_stream_and_plain_return_the_same_tokens(server):
                               "total_tokens": len(PROMPT_IDS) + 20}
     text, chunks = stream_text(server.base, prompt=PROMPT_IDS, max_tokens=20)
     assert text == plain["choices"][0]["text"]
+    assert len(chunks) == 20  # one frame per token, even while a partial UTF-8 character is held back
     reasons = [c["finish_reason"] for ch in chunks for c in ch["choices"]]
     assert reasons[-1] == "length" and set(reasons[:-1]) <= {None}
     assert all(ch["object"] == "text_completion" and ch["id"] == chunks[0]["id"] for ch in chunks)
