@@ -45,9 +45,12 @@ class ModelConfig:
     def from_hf(cls, raw: dict[str, Any]) -> ModelConfig:
         """Read a Hugging Face config.json dict (transformers 4.x or 5.x layout)."""
         model_type = raw.get("model_type", "llama")
-        if model_type not in ("llama", "mistral", "qwen2"):
+        if model_type not in ("llama", "mistral"):
             raise ModelConfigError(
                 f"config.json model_type={model_type!r} is not supported: use a Llama-architecture model")
+        if raw.get("sliding_window") is not None:
+            raise ModelConfigError(f"config.json sliding_window={raw['sliding_window']!r} is not supported: "
+                                   "use a model with full attention")
         if raw.get("hidden_act", "silu") != "silu":
             raise ModelConfigError(f"config.json hidden_act={raw['hidden_act']!r} is not supported: use silu")
         rope = dict(raw.get("rope_parameters") or {})  # transformers 5.x

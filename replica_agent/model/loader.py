@@ -68,6 +68,11 @@ def load_weights(model: LlamaForCausalLM, weights: dict[str, torch.Tensor]) -> N
     if missing:
         raise ModelConfigError(f"weights are missing {len(missing)} tensors (first: {missing[0]}): "
                                "use a complete LlamaForCausalLM checkpoint")
+    unused = sorted(k for k in set(weights) - set(params) if not k.endswith("rotary_emb.inv_freq")
+                    and not (k == "lm_head.weight" and model.config.tie_word_embeddings))
+    if unused:  # e.g. biases of an architecture variant this model does not implement
+        raise ModelConfigError(f"weights hold {len(unused)} tensors this Llama model has no place for "
+                               f"(first: {unused[0]}): the checkpoint is not a plain Llama")
     with torch.no_grad():
         for name, param in params.items():
             src = weights[name]

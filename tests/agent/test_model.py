@@ -74,6 +74,7 @@ def test_config_reads_both_transformers_layouts():
 @pytest.mark.parametrize("raw, words", [
     ({"model_type": "gpt2"}, "model_type"),
     ({"model_type": "llama", "hidden_act": "gelu"}, "hidden_act"),
+    ({"model_type": "mistral", "sliding_window": 4096}, "sliding_window"),
     ({"model_type": "llama", "rope_parameters": {"rope_type": "yarn", "rope_theta": 1.0}}, "rope"),
 ])
 def test_unsupported_configs_are_named(raw, words):
@@ -91,6 +92,11 @@ def test_bad_model_directories(tmp_path, hf_model):
     raw = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**raw, "hidden_size": 256}))
     with pytest.raises(ModelConfigError, match="shape"):
+        load_model(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    from safetensors.torch import save_file
+    save_file({"model.layers.0.self_attn.q_proj.bias": torch.zeros(128)}, str(tmp_path / "extra.safetensors"))
+    with pytest.raises(ModelConfigError, match="no place for"):
         load_model(str(tmp_path))
     with pytest.raises(ModelConfigError, match="dtype"):
         load_model(None, dtype="float64")
