@@ -34,10 +34,8 @@ class Model:
     divisor: float = 1.0
 
 
-def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = None,
-          cost_floor: float | None = None) -> Model:
-    """The model for `mode`. `fixed_counts` pins B (a feasibility check); `cost_floor` adds a valid
-    lower bound on the objective (from the continuous relaxation), which prunes the branch-and-bound."""
+def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = None) -> Model:
+    """The model for `mode`; `fixed_counts` pins B (a feasibility check for given counts)."""
     s = problem.slice_factor
     lp = pulp.LpProblem(f"melange_{mode}", pulp.LpMinimize)
     counts = {}
@@ -47,10 +45,7 @@ def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = 
             lo = hi = fixed_counts[j]
         counts[j] = _var(lp, f"B_{j}", lo, hi, pulp.LpInteger)
     m = Model(problem, mode, lp, counts, divisor=1.0 if mode == "continuous" else float(s))
-    cost = pulp.lpSum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
-    lp += cost
-    if cost_floor is not None:
-        lp += cost >= cost_floor, "cost_floor"
+    lp += pulp.lpSum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
     capacity: dict[int, list] = {j: [] for j in counts}
     min_od = math.ceil(problem.min_on_demand_fraction * m.divisor - 1e-9) if mode != "continuous" \
         else problem.min_on_demand_fraction
@@ -112,10 +107,3 @@ def read_routing(m: Model) -> Routing:
                     shares[n] /= total
     return tuple(tuple(row) for row in out)
 
-
-def start_values(m: Model, routing: Routing, counts: dict[int, int]) -> dict[pulp.LpVariable, float]:
-    """A MIP start for an aggregated model from a routing in whole slices."""
-    start = {m.counts[j]: float(c) for j, c in counts.items()}
-    for (b, j), vs in m.shares.items():
-        start[vs[0]] = round(routing[b[0]][b[1]].get(m.problem.gpus[j].name, 0.0) * m.divisor)
-    return start

@@ -50,3 +50,48 @@ def counts_for(problem: Problem, routing: Routing) -> dict[int, int] | None:
         if g.max_count is not None and counts[j] > g.max_count:
             return None
     return counts
+
+
+def repair(problem: Problem, routing: Routing, counts: dict[int, int], unit: float | None) -> Routing | None:
+    """Move traffic off types whose load exceeds their count onto types with spare GPUs, or None.
+
+    Solvers accept a load of count + 1e-7 (their tolerance), and buckets with a tiny rate may land on a type
+    that has no GPU at all; rather than buying a GPU for 1e-8 of load, shift whole slices (`unit` = 1/s;
+    None = any fraction, for the continuous split) of the smallest contributions to types with room.
+    """
+    names = [g.name for g in problem.gpus]
+    spot = {g.name: g.spot for g in problem.gpus}
+    rows = [[dict(shares) for shares in row] for row in routing]
+    loads = loads_of(problem, routing)
+    per = {(b, j): problem.rates[b[0]][b[1]] * problem.load_per_rate(j, b)  # load of the whole bucket on j
+           for b in problem.buckets() for j in range(len(names)) if problem.eligible(j, b)}
+    for j, n in enumerate(names):
+        over = loads[n] - counts[j]
+        if over <= LOAD_TOLERANCE:
+            continue
+        moves = sorted((per[b, j] * rows[b[0]][b[1]][n], b) for b in problem.buckets()
+                       if rows[b[0]][b[1]].get(n, 0.0) > 0)
+        for _, b in moves:
+            if over <= LOAD_TOLERANCE:
+                break
+            shares = rows[b[0]][b[1]]
+            amount = shares[n]
+            if unit is not None and over < per[b, j] * shares[n]:
+                amount = min(shares[n], math.ceil(over / (per[b, j] * unit) - 1e-9) * unit)
+            elif unit is None:
+                amount = min(shares[n], over / per[b, j])
+            for k, m in enumerate(names):
+                if k == j or (b, k) not in per or (spot[m] and not spot[n]):
+                    continue
+                if counts[k] - loads[m] - amount * per[b, k] >= LOAD_TOLERANCE:
+                    shares[n] -= amount
+                    shares[m] = shares.get(m, 0.0) + amount
+                    if shares[n] <= 1e-12:
+                        del shares[n]
+                    loads[n] -= amount * per[b, j]
+                    loads[m] += amount * per[b, k]
+                    over -= amount * per[b, j]
+                    break
+        if over > LOAD_TOLERANCE:
+            return None
+    return tuple(tuple(row) for row in rows)

@@ -44,12 +44,3 @@ def test_backend_optimal_means_proven(solver) -> None:
     assert m.lp.sol_status == 1  # PuLP's "optimal solution found", not merely "integer feasible"
     assert r.objective == pytest.approx(solve(p).cost_per_hour, abs=1e-6)
 
-
-def test_warm_start_is_accepted_and_does_not_change_the_optimum() -> None:
-    p = random_problem(4, 12, 4, seed=5, rate=20)
-    best = solve(p, SolveOptions(mode="binary"))
-    m = ilp.build(p, "aggregated")
-    counts = {j: best.counts[g.name] for j, g in enumerate(p.gpus)}
-    for solver in ("highs", "cbc"):
-        r = run(m.lp, solver, 30, ilp.start_values(m, best.routing, counts))
-        assert r.status == "optimal" and r.objective == pytest.approx(best.cost_per_hour, abs=1e-6)
