@@ -214,3 +214,17 @@ def test_bad_melange_configs(skyctl, tmp_path: Path) -> None:
     assert "not valid JSON" in skyctl(tmp_path / "x.json").err
     assert skyctl(tmp_path / "nope.yaml").code == 2
     assert skyctl(EXAMPLES / "melange-example.json", "--mode", "greedy").code == 2
+
+
+def test_caps_that_are_only_jointly_to_blame(skyctl, write) -> None:
+    prof = copy.deepcopy(PROFILE)
+    prof["gpus"] = {"L4": [[10, 2], [0, 0]], "H100": [[0, 0], [30, 8]]}
+    cfg = copy.deepcopy(CONFIG)
+    cfg["gpus"] = [{"name": "L4", "price": 0.7, "max_count": 2},
+                   {"name": "H100", "price": 8.0, "max_count": 0}]
+    r = skyctl(write(cfg, prof), "--json")
+    assert r.code == 2 and r.json["status"] == "infeasible"
+    assert "raising the cap on H100 alone" in " ".join(r.err.split())
+    cfg["gpus"][0]["max_count"] = 0
+    r = skyctl(write(cfg, prof))
+    assert r.code == 2 and "no single cap is to blame" in " ".join(r.err.split())
