@@ -86,9 +86,11 @@ class Server:
 
     # ---- small endpoints ---------------------------------------------------------------------------
     async def health(self, request: Request) -> Response:
-        return JSONResponse(
-            {"status": "ok" if self.ready else "loading"}, status_code=200 if self.ready else 503
-        )
+        if not self.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        if not self.worker.alive:
+            return JSONResponse({"status": "engine thread stopped"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     async def models(self, request: Request) -> Response:
         s = self.served

@@ -44,6 +44,10 @@ class EngineWorker:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         self._commands.put(None)
         self._thread.join(timeout_s)
@@ -97,7 +101,10 @@ class EngineWorker:
                     break
                 if cmd is None:
                     return
-                cmd()
+                try:
+                    cmd()
+                except Exception:  # keep serving: a failed command must not take the engine thread down
+                    log.exception("engine command failed")
             self._step()
 
     def _step(self) -> None:

@@ -251,3 +251,28 @@ def test_full_queue_answers_429_with_retry_after(agent_model, serve_app):
                 assert second.status_code == 200
         m = _wait_idle(base)
         assert scalar(m, "agent_requests_rejected_total") == 1 and scalar(m, "agent_kv_blocks_used") == 0
+
+
+def test_engine_failure_fails_requests_not_the_server(agent_model, serve_app):
+    """A step that raises fails the requests in flight (500 / an SSE error frame); the agent keeps serving."""
+    srv = make_server(agent_model)
+    runner = srv.served.engine.runner
+    execute, failures = runner.execute, [2]
+
+    def flaky(batch):
+        if failures[0]:
+            failures[0] -= 1
+            raise RuntimeError("boom")
+        return execute(batch)
+    runner.execute = flaky
+    with serve_app(srv.app()) as base:
+        r = complete(base, prompt=PROMPT_IDS, max_tokens=4)
+        assert r.status_code == 500 and r.json()["error"]["type"] == "server_error"
+        r = httpx.post(base + "/v1/completions", timeout=30,
+                       json={"prompt": PROMPT_IDS, "max_tokens": 4, "stream": True})
+        events = [json.loads(p) for p in sse_events(r.text)]
+        assert "boom" in events[-1]["error"]["message"]
+        assert complete(base, prompt=PROMPT_IDS, max_tokens=4).json()["usage"]["completion_tokens"] == 4
+        assert httpx.get(base + "/health").status_code == 200
+        m = metrics(base)
+        assert scalar(m, "agent_running") == 0 and scalar(m, "agent_kv_blocks_used") == 0
