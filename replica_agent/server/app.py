@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -136,7 +137,8 @@ class Server:
             await self._submit(groups, parsed, client, queue)
         except QueueFullError as exc:
             body = protocol.error_body(str(exc), "rate_limit_error", code="queue_full")
-            return JSONResponse(body, status_code=429, headers={"Retry-After": f"{exc.retry_after_s:.0f}"})
+            retry = str(max(1, math.ceil(exc.retry_after_s)))
+            return JSONResponse(body, status_code=429, headers={"Retry-After": retry})
         except InvalidRequestError as exc:
             return _error(ProtocolError(str(exc), "prompt"))
         meta = (f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}", int(time.time()), s.name)
