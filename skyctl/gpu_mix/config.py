@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from skyctl.errors import UserError
+from skyctl.errors import UserError, did_you_mean
 from skyctl.gpu_mix.profile_io import user_error
 from solvers.melange.errors import ProblemError
 
@@ -53,8 +53,6 @@ class MixInput:
         known = {g.name: g for g in self.gpus}
         for name in caps:
             if name not in known:
-                from skyctl.errors import did_you_mean
-
                 raise UserError("no such GPU type in the config", field="--cap", value=name,
                                 fix=did_you_mean(name, known) or f"choose from {', '.join(known)}")
         return replace(self, gpus=tuple(replace(g, max_count=caps.get(g.name, g.max_count))
