@@ -9,10 +9,12 @@ from skyctl.gpu_mix.service import MixReport
 
 def report_json(r: MixReport) -> dict[str, Any]:
     s = r.solution
+    found = s.status not in ("infeasible", "no_solution")
     return {
-        "status": s.status,
+        # stopped by the clock before any mix was found: `time_limit` with no allocation and no cost
+        "status": "time_limit" if s.status == "no_solution" else s.status,
         "allocation": s.allocation,
-        "cost_per_hour": round(s.cost_per_hour, 9),
+        "cost_per_hour": round(s.cost_per_hour, 9) if found else None,
         "solve_seconds": round(s.solve_seconds, 4),
         "mip_gap": s.gap,
         "lower_bound": s.bound,
@@ -21,7 +23,7 @@ def report_json(r: MixReport) -> dict[str, Any]:
         "routing": routing_rows(r),
         "baselines": {
             b.gpu: {"count": b.count, "cost_per_hour": b.cost_per_hour,
-                    "savings_pct": None if b.cost_per_hour is None or s.status == "infeasible"
+                    "savings_pct": None if b.cost_per_hour is None or not found
                     else round(b.savings_pct(s.cost_per_hour), 4)}
             for b in r.baselines
         },

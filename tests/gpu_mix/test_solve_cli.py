@@ -228,3 +228,22 @@ def test_caps_that_are_only_jointly_to_blame(skyctl, write) -> None:
     cfg["gpus"][0]["max_count"] = 0
     r = skyctl(write(cfg, prof))
     assert r.code == 2 and "no single cap is to blame" in " ".join(r.err.split())
+
+
+def test_time_limited_solve_reports_its_gap_not_optimal(skyctl, tmp_path: Path) -> None:
+    from solvers.melange.synthetic import random_problem
+
+    p = random_problem(8, 60, 32, seed=0, rate=500)
+    total = sum(map(sum, p.rates))
+    cfg = {"gpu_info": {g.name: {"cost": g.cost, "tputs": [list(r) for r in g.tputs]} for g in p.gpus},
+           "workload_distribution": [[r / total for r in row] for row in p.rates],
+           "total_request_rate": total, "slice_factor": 32}
+    path = tmp_path / "hard.json"
+    path.write_text(json.dumps(cfg))
+    r = skyctl(path, "--json", "--mode", "binary", "--time-limit", "1")
+    d = r.json
+    assert d["status"] == "time_limit"
+    if d["allocation"]:
+        assert r.code == 0 and d["mip_gap"] > 0 and d["lower_bound"] < d["cost_per_hour"]
+    else:  # nothing found in time: exit 1, no cost
+        assert r.code == 1 and d["cost_per_hour"] is None and "raise --time-limit" in r.err
