@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from replica_agent.model.mirror import MirrorStep, mirror_attention
+
 
 @dataclass(slots=True)
 class AttnGroup:
@@ -30,8 +32,10 @@ class AttnGroup:
 @dataclass(slots=True)
 class AttnMetadata:
     slot_mapping: torch.Tensor  # [T] cache slot of every new token
-    groups: list[AttnGroup]
+    groups: list[AttnGroup]  # prefill groups (and decode rows when there is no mirror)
     logits_index: torch.Tensor | None  # rows whose logits are needed (None = all)
+    decode: MirrorStep | None = None  # decode rows attended through the dense mirror
+    decode_rows: torch.Tensor | None = None  # their rows in the flat batch (None = all, in order)
 
 
 def build_group(entries: list[tuple[list[int], int, int]], token_rows: list[int] | None, block_size: int,
@@ -87,14 +91,20 @@ def _attend(q: torch.Tensor, kv_cache: torch.Tensor, group: AttnGroup) -> torch.
 
 
 def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv_cache: torch.Tensor,
-                    meta: AttnMetadata) -> torch.Tensor:
-    """q: [T, H, hd]; k, v: [T, kvh, hd]; kv_cache: [2, num_blocks, BS, kvh, hd] (one layer)."""
+                    meta: AttnMetadata, layer: int) -> torch.Tensor:
+    """q: [T, H, hd]; k, v: [T, kvh, hd]; kv_cache: [2, num_blocks, BS, kvh, hd] (layer `layer`)."""
     kvh, hd = kv_cache.shape[-2], kv_cache.shape[-1]
     kv_cache[0].view(-1, kvh, hd).index_copy_(0, meta.slot_mapping, k)
     kv_cache[1].view(-1, kvh, hd).index_copy_(0, meta.slot_mapping, v)
+    if meta.decode is not None and meta.decode_rows is None:
+        return mirror_attention(q, k, v, meta.decode, layer)
     if len(meta.groups) == 1 and meta.groups[0].token_index is None:
         return _attend(q, kv_cache, meta.groups[0])
     out = torch.empty_like(q)
+    if meta.decode is not None:
+        rows = meta.decode_rows
+        out.index_copy_(0, rows, mirror_attention(q.index_select(0, rows), k.index_select(0, rows),
+                                                  v.index_select(0, rows), meta.decode, layer))
     for group in meta.groups:
         out.index_copy_(0, group.token_index, _attend(q.index_select(0, group.token_index), kv_cache, group))
     return out

@@ -14,6 +14,7 @@ import torch
 
 from replica_agent.model.attention import AttnMetadata, build_group
 from replica_agent.model.llama import LlamaForCausalLM
+from replica_agent.model.mirror import DecodeMirror
 from replica_agent.model.sampler import sample
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ class ModelRunner:
         shape = (2, num_blocks, block_size, cfg.num_key_value_heads, cfg.head_dim)
         self.kv_caches = [torch.zeros(shape, device=self.device, dtype=self.dtype)
                           for _ in range(cfg.num_hidden_layers)]
+        self.mirror = DecodeMirror(cfg.num_hidden_layers, cfg.num_key_value_heads, cfg.head_dim, self.dtype,
+                                   self.device)
         self.eos_token_id: int | None = cfg.eos_token_id
         self.generators: dict[int, torch.Generator] = {}
 
@@ -44,6 +47,7 @@ class ModelRunner:
 
     def release(self, seq_id: int) -> None:
         self.generators.pop(seq_id, None)
+        self.mirror.release(seq_id)
 
     def _metadata(self, entries: list[ScheduledSeq], all_logits: bool) -> tuple[torch.Tensor, ...]:
         """Flat token ids, positions and attention metadata for one extend forward."""
@@ -52,7 +56,7 @@ class ModelRunner:
         positions: list[int] = []
         slots: list[int] = []
         logits_rows: list[int] = []
-        decode: list[tuple[list[int], int, int]] = []
+        decode: list[tuple[int, list[int], int]] = []
         prefill: list[tuple[list[int], int, int]] = []
         decode_rows: list[int] = []
         prefill_rows: list[int] = []
@@ -65,17 +69,22 @@ class ModelRunner:
             slots.extend(table[p // bs] * bs + p % bs for p in range(start, start + n))
             if e.sample:
                 logits_rows.append(row0 + n - 1)
-            bucket, rows = (decode, decode_rows) if n == 1 else (prefill, prefill_rows)
-            bucket.append((table, start, n))
-            rows.extend(range(row0, row0 + n))
-        groups = []
-        for bucket, rows in ((decode, decode_rows), (prefill, prefill_rows)):
-            if bucket:
-                ordered = rows if len(rows) < len(ids) else None
-                groups.append(build_group(bucket, ordered, bs, self.q_per_kv, self.device))
+            if n == 1:
+                decode.append((seq.seq_id, table, start))
+                decode_rows.append(row0)
+            else:
+                prefill.append((table, start, n))
+                prefill_rows.extend(range(row0, row0 + n))
         dev = self.device
+        groups = []
+        if prefill:
+            ordered = prefill_rows if decode else None
+            groups.append(build_group(prefill, ordered, bs, self.q_per_kv, dev))
+        step = self.mirror.prepare(decode, self.kv_caches, bs)
+        rows = torch.tensor(decode_rows, dtype=torch.long, device=dev) if decode and prefill else None
         logits_index = None if all_logits else torch.tensor(logits_rows, dtype=torch.long, device=dev)
-        meta = AttnMetadata(torch.tensor(slots, dtype=torch.long, device=dev), groups, logits_index)
+        slot_mapping = torch.tensor(slots, dtype=torch.long, device=dev)
+        meta = AttnMetadata(slot_mapping, groups, logits_index, step, rows)
         return (torch.tensor(ids, dtype=torch.long, device=dev),
                 torch.tensor(positions, dtype=torch.long, device=dev), meta)
 
