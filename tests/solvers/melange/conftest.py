@@ -27,8 +27,15 @@ def load_json(melange_data: Path):
     return load
 
 
-def melange_problem(cfg: dict, *, slice_factor: int | None = None, rate: float | None = None,
-                    caps: dict[str, int] | None = None) -> Problem:
+@pytest.fixture(scope="session")
+def melange_problem():
+    """A function: config in the original tool's format (+ overrides) -> Problem (a fixture, not an import:
+    test folders have no __init__.py, so `from conftest import ...` could find another folder's conftest)."""
+    return _melange_problem
+
+
+def _melange_problem(cfg: dict, *, slice_factor: int | None = None, rate: float | None = None,
+                     caps: dict[str, int] | None = None) -> Problem:
     """A Problem from a config in the original tool's format (as the tool reads it)."""
     caps = caps or {}
     gpus = tuple(GpuType(n, v["cost"], tuple(map(tuple, v["tputs"])), caps.get(n))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import melange_problem
 
 from solvers.melange.baselines import baselines
 from solvers.melange.problem import GpuType, Problem, SolveOptions, bucket_rates
@@ -36,7 +35,7 @@ def toy(load_json):
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
 @pytest.mark.parametrize("mode", ["aggregated", "binary"])
 @pytest.mark.parametrize("s", [1, 2, 4, 8, 16, 24, 32])
-def test_t1_t2_repo_example_by_slice_factor(toy, s, mode, solver) -> None:
+def test_t1_t2_repo_example_by_slice_factor(toy, melange_problem, s, mode, solver) -> None:
     t = toy["toy_current_example_json"]
     want = t["expected"][f"slice_factor_{s}"]
     sol = solved(melange_problem(t["config"], slice_factor=s), mode, solver)
@@ -44,7 +43,7 @@ def test_t1_t2_repo_example_by_slice_factor(toy, s, mode, solver) -> None:
     assert sol.cost_per_hour == pytest.approx(want["cost"], abs=1e-6)
 
 
-def test_t2_continuous_split_and_exact_unit_load(toy) -> None:
+def test_t2_continuous_split_and_exact_unit_load(toy, melange_problem) -> None:
     t = toy["toy_current_example_json"]
     sol = solved(melange_problem(t["config"]), "continuous")
     assert sol.allocation == nonzero(t["expected"]["continuous_split"])
@@ -55,7 +54,7 @@ def test_t2_continuous_split_and_exact_unit_load(toy) -> None:
 
 @pytest.mark.parametrize("name,s", [("toy_notebook", 1), ("toy_notebook", 4), ("toy_apr2024_main_py", 1)])
 @pytest.mark.parametrize("mode", ["aggregated", "binary"])
-def test_t3_t4_notebook_toys_no_spurious_gpu(toy, name, s, mode) -> None:
+def test_t3_t4_notebook_toys_no_spurious_gpu(toy, melange_problem, name, s, mode) -> None:
     t = toy[name]
     want = t["expected"][f"slice_factor_{s}"]
     sol = solved(melange_problem(t["config"], slice_factor=s), mode)
@@ -74,7 +73,7 @@ def test_t3_t4_notebook_toys_no_spurious_gpu(toy, name, s, mode) -> None:
     (4, {"A10G": 0, "A100-80GB": 0}, None),
 ])
 @pytest.mark.parametrize("mode", ["aggregated", "binary"])
-def test_t5_availability_caps(toy, s, caps, want, mode) -> None:
+def test_t5_availability_caps(toy, melange_problem, s, caps, want, mode) -> None:
     p = melange_problem(toy["toy_current_example_json"]["config"], slice_factor=s, caps=caps)
     sol = solve(p, SolveOptions(mode=mode))
     if want is None:
@@ -85,7 +84,7 @@ def test_t5_availability_caps(toy, s, caps, want, mode) -> None:
     assert sol.cost_per_hour == pytest.approx(want[1], abs=1e-6)
 
 
-def test_t6_monotone_in_rate(toy) -> None:
+def test_t6_monotone_in_rate(toy, melange_problem) -> None:
     t = toy["toy_current_example_json"]
     rates = (10, 20, 30, 40, 60)
     got = [solved(melange_problem(t["config"], slice_factor=4, rate=r)).cost_per_hour for r in rates]
