@@ -26,11 +26,11 @@ from solvers.skystore import workload
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/skystore/traces/IBMObjectStoreSample"
 REGION_SETS = {
-    3: ["aws:us-east-1", "azure:westeurope", "gcp:us-west1-a"],
-    6: ["aws:us-east-1", "azure:westeurope", "gcp:us-west1-a", "aws:us-west-2", "azure:eastus",
-        "gcp:us-east1-b"],
+    3: ["aws:us-east-1", "azure:westeurope", "gcp:us-west1"],
+    6: ["aws:us-east-1", "azure:westeurope", "gcp:us-west1", "aws:us-west-2", "azure:eastus",
+        "gcp:us-east1"],
     9: ["aws:us-east-1", "aws:us-west-1", "aws:eu-west-1", "azure:eastus", "azure:westus", "azure:westeurope",
-        "gcp:us-east1-b", "gcp:us-west1-a", "gcp:europe-west1-b"],
+        "gcp:us-east1", "gcp:us-west1", "gcp:europe-west1"],
 }
 BASELINES = ("always-store", "always-evict", "replicate-all", "t-even")
 TIME_SCALE = 90.0

@@ -42,7 +42,7 @@ def mb(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Virtual bucket name (3-40 of a-z, 0-9, -)."),
     regions: str = typer.Option(..., "--regions",
-                                help="Comma-separated regions, e.g. aws:us-east-1,gcp:us-west1-a"),
+                                help="Comma-separated regions, e.g. aws:us-east-1,gcp:us-west1"),
     policy: str = typer.Option(DEFAULT_POLICY, "--policy",
                                help="t-evict, t-even, fixed-ttl, always-store, always-evict."),
     ttl: float | None = typer.Option(None, "--ttl", help="TTL in seconds (fixed-ttl only)."),

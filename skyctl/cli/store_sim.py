@@ -113,7 +113,7 @@ def gen_trace(
     out: Path = typer.Option(..., "--out", help="Output CSV (gzipped if it ends in .gz)."),
     type_: str = typer.Option(..., "--type", help="Workload type A, B, C, D or E."),
     regions: str = typer.Option(..., "--regions",
-                                help="Comma-separated regions, e.g. aws:us-east-1,gcp:us-west1-a"),
+                                help="Comma-separated regions, e.g. aws:us-east-1,gcp:us-west1"),
     ibm: Path | None = typer.Option(None, "--ibm",
                                     help="IBM COS trace to take requests from (default: synthetic)."),
     objects: int = typer.Option(1000, "--objects", help="Synthetic objects."),

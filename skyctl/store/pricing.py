@@ -5,8 +5,8 @@ Other parts of skyctl (virtual buckets, cost reports) ask this module for prices
 
 A pricing file looks like::
 
-    storage: {aws:us-east-1: 0.023, gcp:us-west1-a: 0.020}     # $/GB-month
-    egress: {aws:us-east-1: {gcp:us-west1-a: 0.09}, gcp:us-west1-a: {aws:us-east-1: 0.12}}  # $/GB
+    storage: {aws:us-east-1: 0.023, gcp:us-west1: 0.020}     # $/GB-month
+    egress: {aws:us-east-1: {gcp:us-west1: 0.09}, gcp:us-west1: {aws:us-east-1: 0.12}}  # $/GB
     get: {aws:us-east-1: 4.0e-7}                                 # $/request, optional
     put: {aws:us-east-1: 5.0e-6}                                 # $/request, optional
 """

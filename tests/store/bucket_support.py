@@ -16,11 +16,11 @@ from skyctl.store.service import Store
 GB = 2**30
 DAY = 86400.0
 # Three regions: A and B on one cloud (0.02 $/GB between them), C elsewhere (0.09 from A/B, 0.12 out).
-REGIONS = ["aws:us-east-1", "aws:us-west-2", "gcp:us-west1-a"]
+REGIONS = ["aws:us-east-1", "aws:us-west-2", "gcp:us-west1"]
 EGRESS = {("aws:us-east-1", "aws:us-west-2"): 0.02, ("aws:us-west-2", "aws:us-east-1"): 0.02,
-          ("aws:us-east-1", "gcp:us-west1-a"): 0.09, ("aws:us-west-2", "gcp:us-west1-a"): 0.09,
-          ("gcp:us-west1-a", "aws:us-east-1"): 0.12, ("gcp:us-west1-a", "aws:us-west-2"): 0.12}
-STORAGE = {"aws:us-east-1": 0.02, "aws:us-west-2": 0.02, "gcp:us-west1-a": 0.02}
+          ("aws:us-east-1", "gcp:us-west1"): 0.09, ("aws:us-west-2", "gcp:us-west1"): 0.09,
+          ("gcp:us-west1", "aws:us-east-1"): 0.12, ("gcp:us-west1", "aws:us-west-2"): 0.12}
+STORAGE = {"aws:us-east-1": 0.02, "aws:us-west-2": 0.02, "gcp:us-west1": 0.02}
 
 
 @dataclass

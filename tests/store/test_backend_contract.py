@@ -127,4 +127,4 @@ def test_s3_region_mapping() -> None:
     from skyctl.store.backends.s3 import aws_region
 
     assert aws_region("aws:eu-west-1") == "eu-west-1"
-    assert aws_region("gcp:us-west1-a") == "us-east-1"
+    assert aws_region("gcp:us-west1") == "us-east-1"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from bucket_support import fresh_name, s3_env
 
-A, G = "aws:us-east-1", "gcp:us-west1-a"
+A, G = "aws:us-east-1", "gcp:us-west1"
 
 
 def skyctl(home: Path, *args: str, extra_env: dict[str, str] | None = None
@@ -55,7 +55,7 @@ def test_local_bucket_round_trip_with_json(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # one interpreter start per case
 @pytest.mark.parametrize(("args", "needle"), [
-    (["store", "mb", "demo", "--regions", f"{A},gcp:us-central1"], "did you mean 'gcp:us-central1-a'"),
+    (["store", "mb", "demo", "--regions", f"{A},gcp:us-centrl1"], "did you mean 'gcp:us-central1'"),
     (["store", "put", "/no/such/file", "demo/k", "--region", A], "FILE"),
     (["store", "get", "nobucket/k", "--region", A], "no such virtual bucket"),
 ])

@@ -10,7 +10,7 @@ import pytest
 
 from skyctl.cli.main import run
 
-REGIONS = "aws:us-east-1,azure:westeurope,gcp:us-west1-a"
+REGIONS = "aws:us-east-1,azure:westeurope,gcp:us-west1"
 
 
 def skyctl(*args: str) -> subprocess.CompletedProcess[str]:

@@ -103,9 +103,9 @@ def test_shipped_pricing_api():
     p = load_pricing()
     assert len(p.regions()) == 71
     assert p.storage_gb_month("aws:us-east-1") == 0.023  # first tier, not the simulator's 0.021
-    assert p.storage_gb_month("gcp:us-west1-a") == 0.020
-    assert p.egress_gb("gcp:us-west1-a", "aws:us-east-1") == 0.12
-    assert p.egress_gb("aws:us-east-1", "gcp:us-west1-a") == 0.09
+    assert p.storage_gb_month("gcp:us-west1") == 0.020
+    assert p.egress_gb("gcp:us-west1", "aws:us-east-1") == 0.12
+    assert p.egress_gb("aws:us-east-1", "gcp:us-west1") == 0.09
     assert p.egress_gb("aws:us-east-1", "aws:us-east-1") == 0.0
     assert p.get_request("aws:us-east-1") == 4e-7 and p.put_request("aws:us-east-1") == 5e-6
     assert p.t_even_s("aws:us-east-1", "aws:us-west-2", 90) == pytest.approx(25043, abs=1)

@@ -21,8 +21,8 @@ def test_t_even_time_scale_90():
     (0.02, 0.021, 7.62),  # aws:us-east-1 -> aws:us-west-2 (storage as loaded by the simulator)
     (0.09, 0.018032, 39.93),  # aws -> azure:westeurope
     (0.0875, 0.021, 33.33),  # azure:westeurope -> aws:us-east-1
-    (0.12, 0.021, 45.71),  # gcp:us-west1-a -> aws:us-east-1
-    (0.01, 0.02, 4.00),  # gcp:us-east1-b -> gcp:us-west1-a
+    (0.12, 0.021, 45.71),  # gcp:us-west1 -> aws:us-east-1
+    (0.01, 0.02, 4.00),  # gcp:us-east1 -> gcp:us-west1
 ])
 def test_sim_compat_pairs(n, s, hours):
     assert t_even(n, s, time_scale=90) / HOUR_S == pytest.approx(hours, abs=0.01)

@@ -94,7 +94,7 @@ def test_decayed_histogram_follows_a_workload_shift():
 
 
 # R5, with the shipped list prices of these regions
-R5 = Prices(("aws:us-east-1", "gcp:us-west1-a", "aws:us-west-2"), (0.023, 0.02, 0.023),
+R5 = Prices(("aws:us-east-1", "gcp:us-west1", "aws:us-west-2"), (0.023, 0.02, 0.023),
             ((0.0, 0.09, 0.02), (0.12, 0.0, 0.12), (0.02, 0.09, 0.0)), (0.0,) * 3, (0.0,) * 3)
 
 

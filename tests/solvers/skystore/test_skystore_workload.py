@@ -8,7 +8,7 @@ import pytest
 from solvers.skystore import workload
 
 SAMPLE = Path("/work/shared/data/skystore/traces/IBMObjectStoreSample")
-REGIONS = ["aws:us-east-1", "azure:westeurope", "gcp:us-west1-a"]
+REGIONS = ["aws:us-east-1", "azure:westeurope", "gcp:us-west1"]
 
 
 @pytest.fixture(scope="module")
