@@ -94,17 +94,17 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv_cache:
                     meta: AttnMetadata, layer: int) -> torch.Tensor:
     """q: [T, H, hd]; k, v: [T, kvh, hd]; kv_cache: [2, num_blocks, BS, kvh, hd] (layer `layer`)."""
     kvh, hd = kv_cache.shape[-2], kv_cache.shape[-1]
-    kv_cache[0].view(-1, kvh, hd).index_copy_(0, meta.slot_mapping, k)
-    kv_cache[1].view(-1, kvh, hd).index_copy_(0, meta.slot_mapping, v)
+    kv = torch.stack((k, v))  # [2, T, kvh, hd]: one write into the cache (and one into the mirror)
+    kv_cache.view(2, -1, kvh, hd).index_copy_(1, meta.slot_mapping, kv)
     if meta.decode is not None and meta.decode_rows is None:
-        return mirror_attention(q, k, v, meta.decode, layer)
+        return mirror_attention(q, kv, meta.decode, layer)
     if len(meta.groups) == 1 and meta.groups[0].token_index is None:
         return _attend(q, kv_cache, meta.groups[0])
     out = torch.empty_like(q)
     if meta.decode is not None:
         rows = meta.decode_rows
-        out.index_copy_(0, rows, mirror_attention(q.index_select(0, rows), k.index_select(0, rows),
-                                                  v.index_select(0, rows), meta.decode, layer))
+        out.index_copy_(0, rows, mirror_attention(q.index_select(0, rows), kv.index_select(1, rows),
+                                                  meta.decode, layer))
     for group in meta.groups:
         out.index_copy_(0, group.token_index, _attend(q.index_select(0, group.token_index), kv_cache, group))
     return out

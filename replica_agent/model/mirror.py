@@ -23,10 +23,9 @@ class MirrorStep:
     """Where this forward's decode rows live in the mirror, and the key mask for them."""
 
     buffers: list[torch.Tensor]  # per layer [2, slots, kvh, hd, capacity]
-    slot_index: torch.Tensor  # [n] slot of each decode row
-    pos_index: torch.Tensor  # [n] position its new token is written at
-    row_slots: torch.Tensor | None  # slot_index when rows are not slots 0..n-1 in order, else None
-    mask: torch.Tensor  # [used, 1, 1, length] float, 0 = may attend, -inf = may not
+    write_index: torch.Tensor  # [2 * n * kvh * hd] flat buffer offsets of the rows' new K and V
+    row_slots: torch.Tensor | None  # slot of each row when rows are not slots 0..n-1 in order
+    mask: torch.Tensor | None  # [used, 1, 1, length] float (0 or -inf); None when every slot sees all
     used: int  # slots 0..used-1 take part (unused slots attend to key 0 only and are dropped)
     length: int  # keys attended: the longest context among the rows
 
@@ -55,11 +54,14 @@ class DecodeMirror:
         return slot
 
     def _reserve(self, slots: int, length: int) -> None:
-        """Grow the buffers (copying what they hold) to at least `slots` x `length`."""
+        """Grow the buffers (copying what they hold) to at least `slots` x `length`.
+
+        Capacity grows in steps of 64 positions: a tight buffer keeps the attention reads compact,
+        and the regrowth copy happens at most once every 64 decode steps."""
         have_s, have_l = (self.buffers[0].shape[1], self.buffers[0].shape[4]) if self.buffers else (0, 0)
         if slots <= have_s and length <= have_l:
             return
-        new_s, new_l = max(slots, have_s), max(-(-length // 128) * 128, have_l)
+        new_s, new_l = max(slots, have_s), max(-(-length // 64) * 64, have_l)
         shape = (2, new_s, self.kv_heads, self.head_dim, new_l)
         grown = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(self.num_layers)]
         for new, old in zip(grown, self.buffers, strict=False):
@@ -83,16 +85,25 @@ class DecodeMirror:
             if previous.get(seq_id) != start and start:
                 self._refill(slot, table, start, kv_caches, block_size)
             self.appended[seq_id] = start + 1
-        lens = torch.ones(used, dtype=torch.long)
         starts = [start for _, _, start in entries]
-        lens[slots] = torch.tensor(starts) + 1
-        mask = torch.zeros(used, 1, 1, length, dtype=self.dtype)
-        mask.masked_fill_(torch.arange(length) >= lens[:, None, None, None], float("-inf"))
         in_order = slots == list(range(len(slots)))
-        dev = self.device
-        slot_index = torch.tensor(slots, dtype=torch.long, device=dev)
-        return MirrorStep(self.buffers, slot_index, torch.tensor(starts, dtype=torch.long, device=dev),
-                          None if in_order else slot_index, mask.to(dev), used, length)
+        mask = None
+        if not in_order or any(start != length - 1 for start in starts):
+            lens = [1] * used
+            for slot, start in zip(slots, starts, strict=True):
+                lens[slot] = start + 1
+            mask = torch.zeros(used, 1, 1, length, dtype=self.dtype)
+            mask.masked_fill_(torch.arange(length) >= torch.tensor(lens)[:, None, None, None], float("-inf"))
+            mask = mask.to(self.device)
+        # Offsets of buffer[c, slot, h, d, pos] for c in (K, V), each row, each (h, d): one scatter a layer.
+        _, slots_cap, kvh, hd, cap = self.buffers[0].shape
+        per_slot = kvh * hd * cap
+        pairs = list(zip(slots, starts, strict=True))
+        base = [(c * slots_cap + slot) * per_slot + start for c in (0, 1) for slot, start in pairs]
+        inner = torch.arange(0, per_slot, cap)
+        write_index = (torch.tensor(base)[:, None] + inner).flatten().to(self.device)
+        row_slots = None if in_order else torch.tensor(slots, dtype=torch.long, device=self.device)
+        return MirrorStep(self.buffers, write_index, row_slots, mask, used, length)
 
     def _refill(self, slot: int, table: list[int], start: int, kv_caches: list[torch.Tensor],
                 block_size: int) -> None:
@@ -103,20 +114,21 @@ class DecodeMirror:
             buf[:, slot, ..., :start] = kv.permute(0, 2, 3, 1)
 
 
-def mirror_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, step: MirrorStep,
-                     layer: int) -> torch.Tensor:
-    """q: [n, H, hd], k/v: [n, kvh, hd] of the decode rows; append k/v, attend; returns [n, H, hd]."""
+def mirror_attention(q: torch.Tensor, kv: torch.Tensor, step: MirrorStep, layer: int) -> torch.Tensor:
+    """q: [n, H, hd], kv: [2, n, kvh, hd] of the decode rows; append kv, attend; returns [n, H, hd]."""
     _, heads, hd = q.shape
     buf = step.buffers[layer]
     kvh = buf.shape[2]
-    buf[0][step.slot_index, :, :, step.pos_index] = k
-    buf[1][step.slot_index, :, :, step.pos_index] = v
+    buf.view(-1).index_copy_(0, step.write_index, kv.reshape(-1))
+    q = q * hd ** -0.5
     if step.row_slots is not None:
         q = q.new_zeros(step.used, heads, hd).index_copy_(0, step.row_slots, q)
     # Query heads h*per_kv..(h+1)*per_kv-1 share KV head h: one [per_kv, hd] query block per KV head.
     qg = q.view(step.used, kvh, heads // kvh, hd)
     keys_t, values_t = buf[0, :step.used, ..., :step.length], buf[1, :step.used, ..., :step.length]
-    scores = torch.matmul(qg, keys_t).mul_(hd ** -0.5).add_(step.mask)  # [used, kvh, per_kv, length]
+    scores = torch.matmul(qg, keys_t)  # [used, kvh, per_kv, length]
+    if step.mask is not None:
+        scores.add_(step.mask)
     out_t = torch.matmul(values_t, torch.softmax(scores, dim=-1).transpose(-1, -2))  # [.., hd, per_kv]
     out = out_t.transpose(-1, -2).reshape(step.used, heads, hd)
     return out if step.row_slots is None else out.index_select(0, step.row_slots)

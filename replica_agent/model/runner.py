@@ -63,16 +63,19 @@ class ModelRunner:
         for e in entries:
             seq, start, n = e.seq, e.start, e.num_tokens
             row0 = len(ids)
-            ids.extend(seq.token_ids[start:start + n])
-            positions.extend(range(start, start + n))
             table = seq.block_table
-            slots.extend(table[p // bs] * bs + p % bs for p in range(start, start + n))
             if e.sample:
                 logits_rows.append(row0 + n - 1)
-            if n == 1:
+            if n == 1:  # the per-step common case, without the slices and generators below
+                ids.append(seq.token_ids[start])
+                positions.append(start)
+                slots.append(table[start // bs] * bs + start % bs)
                 decode.append((seq.seq_id, table, start))
                 decode_rows.append(row0)
             else:
+                ids.extend(seq.token_ids[start:start + n])
+                positions.extend(range(start, start + n))
+                slots.extend(table[p // bs] * bs + p % bs for p in range(start, start + n))
                 prefill.append((table, start, n))
                 prefill_rows.extend(range(row0, row0 + n))
         dev = self.device
@@ -82,7 +85,8 @@ class ModelRunner:
             groups.append(build_group(prefill, ordered, bs, self.q_per_kv, dev))
         step = self.mirror.prepare(decode, self.kv_caches, bs)
         rows = torch.tensor(decode_rows, dtype=torch.long, device=dev) if decode and prefill else None
-        logits_index = None if all_logits else torch.tensor(logits_rows, dtype=torch.long, device=dev)
+        every_row = all_logits or len(logits_rows) == len(ids)  # (rows are increasing: all, in order)
+        logits_index = None if every_row else torch.tensor(logits_rows, dtype=torch.long, device=dev)
         slot_mapping = torch.tensor(slots, dtype=torch.long, device=dev)
         meta = AttnMetadata(slot_mapping, groups, logits_index, step, rows)
         return (torch.tensor(ids, dtype=torch.long, device=dev),
