@@ -42,7 +42,7 @@ COMMON = {
     "ignore_eos",
 }
 FIELDS = {"completion": COMMON | {"prompt"}, "chat": COMMON | {"messages", "max_completion_tokens"}}
-# Features not implemented: accepted only at their default value.
+# OpenAI options this engine does not offer: a request may name them only at their default value (else 400).
 DEFAULT_ONLY: dict[str, dict[str, tuple[Any, ...]]] = {
     "completion": {
         "logprobs": (None, 0),

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Piped output (cron, logs) gets room for wide tables instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 
