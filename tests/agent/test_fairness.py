@@ -20,7 +20,7 @@ from replica_agent.sampling import SamplingParams
 SMALL = dict(block_size=4, num_blocks=64, max_num_seqs=8, max_batched_tokens=64, max_model_len=256,
              admission="conservative")
 U_SMALL = max(1.0 * 32, 2.0 * 64 * 4)  # prompts of 32 tokens; M = 256 tokens
-TRACE = Path("/work/shared/data/vtc/lmsys_masked_trace.csv")
+TRACE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vtc" / "lmsys_masked_trace.csv"
 
 
 def two_clients(policy: str, steps: int = 2000, **overrides) -> tuple:

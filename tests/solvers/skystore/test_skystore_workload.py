@@ -7,7 +7,8 @@ import pytest
 
 from solvers.skystore import workload
 
-SAMPLE = Path("/work/shared/data/skystore/traces/IBMObjectStoreSample")
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+SAMPLE = SHARED / "skystore" / "traces" / "IBMObjectStoreSample"
 REGIONS = ["aws:us-east-1", "azure:westeurope", "gcp:us-west1"]
 
 
