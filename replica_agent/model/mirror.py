@@ -31,9 +31,13 @@ class MirrorStep:
 
 
 class DecodeMirror:
+    """max_tokens bounds slots x capacity (the paged pool's size is a good bound): a step that would
+    need more is left to the paged gather, so skewed lengths cannot blow the memory up."""
+
     def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype: torch.dtype,
-                 device: torch.device) -> None:
+                 device: torch.device, max_tokens: int) -> None:
         self.num_layers, self.kv_heads, self.head_dim = num_layers, kv_heads, head_dim
+        self.max_tokens = max_tokens
         self.dtype, self.device = dtype, device
         self.buffers: list[torch.Tensor] = []
         self.slots: dict[int, int] = {}  # seq_id -> slot
@@ -53,34 +57,38 @@ class DecodeMirror:
             self.slots[seq_id] = slot
         return slot
 
-    def _reserve(self, slots: int, length: int) -> None:
+    def _reserve(self, slots: int, length: int) -> bool:
         """Grow the buffers (copying what they hold) to at least `slots` x `length`.
 
         Capacity grows in steps of 64 positions: a tight buffer keeps the attention reads compact,
-        and the regrowth copy happens at most once every 64 decode steps."""
+        and the regrowth copy happens at most once every 64 decode steps. False: over max_tokens."""
         have_s, have_l = (self.buffers[0].shape[1], self.buffers[0].shape[4]) if self.buffers else (0, 0)
         if slots <= have_s and length <= have_l:
-            return
+            return True
         new_s, new_l = max(slots, have_s), max(-(-length // 64) * 64, have_l)
+        if new_s * new_l > self.max_tokens:
+            return False
         shape = (2, new_s, self.kv_heads, self.head_dim, new_l)
         grown = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in range(self.num_layers)]
         for new, old in zip(grown, self.buffers, strict=False):
             new[:, :have_s, ..., :have_l] = old
         self.buffers = grown
+        return True
 
     def prepare(self, entries: list[tuple[int, list[int], int]], kv_caches: list[torch.Tensor],
                 block_size: int) -> MirrorStep | None:
         """entries: (seq_id, block_table, start) per decode row, in row order; refills stale sequences.
 
         Call once per forward, with no entries when it has no decode rows, so "appended in the previous
-        forward" stays exact."""
+        forward" stays exact. None: no entries, or the mirror would outgrow max_tokens."""
         previous, self.appended = self.appended, {}
         if not entries:
             return None
         slots = [self._slot(seq_id) for seq_id, _, _ in entries]
         used = max(slots) + 1
         length = max(start for _, _, start in entries) + 1
-        self._reserve(used, length)
+        if not self._reserve(used, length):
+            return None
         for (seq_id, table, start), slot in zip(entries, slots, strict=True):
             if previous.get(seq_id) != start and start:
                 self._refill(slot, table, start, kv_caches, block_size)

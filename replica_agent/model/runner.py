@@ -33,7 +33,7 @@ class ModelRunner:
         self.kv_caches = [torch.zeros(shape, device=self.device, dtype=self.dtype)
                           for _ in range(cfg.num_hidden_layers)]
         self.mirror = DecodeMirror(cfg.num_hidden_layers, cfg.num_key_value_heads, cfg.head_dim, self.dtype,
-                                   self.device)
+                                   self.device, max_tokens=num_blocks * block_size)
         self.eos_token_id: int | None = cfg.eos_token_id
         self.generators: dict[int, torch.Generator] = {}
 
@@ -84,7 +84,11 @@ class ModelRunner:
             ordered = prefill_rows if decode else None
             groups.append(build_group(prefill, ordered, bs, self.q_per_kv, dev))
         step = self.mirror.prepare(decode, self.kv_caches, bs)
-        rows = torch.tensor(decode_rows, dtype=torch.long, device=dev) if decode and prefill else None
+        if decode and step is None:  # the mirror would outgrow its budget: gather from the pages instead
+            paged = [(table, start, 1) for _, table, start in decode]
+            groups.append(build_group(paged, decode_rows if prefill else None, bs, self.q_per_kv, dev))
+        mixed = step is not None and bool(prefill)
+        rows = torch.tensor(decode_rows, dtype=torch.long, device=dev) if mixed else None
         every_row = all_logits or len(logits_rows) == len(ids)  # (rows are increasing: all, in order)
         logits_index = None if every_row else torch.tensor(logits_rows, dtype=torch.long, device=dev)
         slot_mapping = torch.tensor(slots, dtype=torch.long, device=dev)
