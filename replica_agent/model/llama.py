@@ -152,7 +152,8 @@ class LlamaMLP(nn.Module):
         self.down_proj = nn.Linear(f, h, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        # In place: a prefill chunk's [tokens, intermediate] temporaries are the largest in the forward.
+        return self.down_proj(F.silu(self.gate_proj(x), inplace=True).mul_(self.up_proj(x)))
 
 
 class LlamaDecoderLayer(nn.Module):
