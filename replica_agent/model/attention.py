@@ -21,12 +21,13 @@ class AttnGroup:
     """Sequences attended together: their new tokens are padded to `max_q` rows each."""
 
     token_index: torch.Tensor | None  # rows of the flat batch in this group (None = all, in order)
-    pad_index: torch.Tensor  # for each of those rows, its slot in the padded [B * max_q] layout
-    block_tables: torch.Tensor  # [B, nblk] physical block ids (padded with 0)
-    mask: torch.Tensor  # [B, 1, max_q * group, nblk * BS] bool, True = may attend
+    pad_index: torch.Tensor | None  # for each of those rows, its slot in the padded [B * max_q] layout
+    block_tables: torch.Tensor | None  # [B, nblk] physical block ids (padded with 0)
+    mask: torch.Tensor | None  # [B, 1, max_q * group, nblk * BS] bool, True = may attend
     batch: int
     max_q: int
     scratch: torch.Tensor | None = None  # gather buffer, reused by every layer of this forward
+    fresh: bool = False  # every sequence starts at 0 with max_q tokens: causal SDPA on the new K/V
 
 
 @dataclass(slots=True)
@@ -43,6 +44,9 @@ def build_group(entries: list[tuple[list[int], int, int]], token_rows: list[int]
     """entries: (block_table, start, n_new) per sequence, in the order their rows appear."""
     batch = len(entries)
     max_q = max(n for _, _, n in entries)
+    index = None if token_rows is None else torch.tensor(token_rows, dtype=torch.long, device=device)
+    if all(start == 0 and n == max_q for _, start, n in entries):  # e.g. any lone prompt's first chunk
+        return AttnGroup(index, None, None, None, batch, max_q, fresh=True)
     nblk = max((start + n + block_size - 1) // block_size for _, start, n in entries)
     padded_tables: list[list[int]] = []
     pad_index: list[int] = []
@@ -60,13 +64,24 @@ def build_group(entries: list[tuple[list[int], int, int]], token_rows: list[int]
     mask = key_pos[None, None, :] <= query_pos[:, :, None]  # [B, max_q, L]
     if q_per_kv > 1:
         mask = mask.repeat_interleave(q_per_kv, dim=1)
-    index = None if token_rows is None else torch.tensor(token_rows, dtype=torch.long, device=device)
     return AttnGroup(index, torch.tensor(pad_index, dtype=torch.long, device=device), tables.to(device),
                      mask[:, None].to(device), batch, max_q)
 
 
-def _attend(q: torch.Tensor, kv_cache: torch.Tensor, group: AttnGroup) -> torch.Tensor:
-    """q: [t, H, hd] rows of this group; returns [t, H, hd]."""
+def _attend_fresh(q: torch.Tensor, kv: torch.Tensor, batch: int) -> torch.Tensor:
+    """Equal-length sequences with no cached context: no gather, no padding, no explicit mask."""
+    t, heads, hd = q.shape
+    n = t // batch
+    qh = q.view(batch, n, heads, hd).transpose(1, 2)
+    k, v = (x.view(batch, n, -1, hd).transpose(1, 2) for x in kv)
+    out = F.scaled_dot_product_attention(qh, k, v, is_causal=True, enable_gqa=True)
+    return out.transpose(1, 2).reshape(t, heads, hd)
+
+
+def _attend(q: torch.Tensor, kv: torch.Tensor, kv_cache: torch.Tensor, group: AttnGroup) -> torch.Tensor:
+    """q: [t, H, hd], kv: [2, t, kvh, hd] rows of this group; returns [t, H, hd]."""
+    if group.fresh:
+        return _attend_fresh(q, kv, group.batch)
     _, heads, hd = q.shape
     kvh, block_size = kv_cache.shape[-2], kv_cache.shape[-3]
     per_kv = heads // kvh
@@ -99,12 +114,13 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv_cache:
     if meta.decode is not None and meta.decode_rows is None:
         return mirror_attention(q, kv, meta.decode, layer)
     if len(meta.groups) == 1 and meta.groups[0].token_index is None:
-        return _attend(q, kv_cache, meta.groups[0])
+        return _attend(q, kv, kv_cache, meta.groups[0])
     out = torch.empty_like(q)
     if meta.decode is not None:
         rows = meta.decode_rows
         out.index_copy_(0, rows, mirror_attention(q.index_select(0, rows), kv.index_select(1, rows),
                                                   meta.decode, layer))
     for group in meta.groups:
-        out.index_copy_(0, group.token_index, _attend(q.index_select(0, group.token_index), kv_cache, group))
+        rows = group.token_index
+        out.index_copy_(0, rows, _attend(q.index_select(0, rows), kv.index_select(1, rows), kv_cache, group))
     return out
