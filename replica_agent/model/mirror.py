@@ -137,6 +137,7 @@ def mirror_attention(q: torch.Tensor, kv: torch.Tensor, step: MirrorStep, layer:
     scores = torch.matmul(qg, keys_t)  # [used, kvh, per_kv, length]
     if step.mask is not None:
         scores.add_(step.mask)
-    out_t = torch.matmul(values_t, torch.softmax(scores, dim=-1).transpose(-1, -2))  # [.., hd, per_kv]
+    probs = torch.softmax(scores.float(), dim=-1).to(scores.dtype)  # fp32 softmax, as SDPA does for bf16
+    out_t = torch.matmul(values_t, probs.transpose(-1, -2))  # [used, kvh, hd, per_kv]
     out = out_t.transpose(-1, -2).reshape(step.used, heads, hd)
     return out if step.row_slots is None else out.index_select(0, step.row_slots)
