@@ -2,8 +2,10 @@
 
 One forward serves prefill, chunked prefill, prefix hits and decode alike: every scheduled sequence
 contributes `n` new tokens at positions `[start, start+n)`, and its context `[0, start+n)` is read
-back from the cache through its block table. Sequences are bucketed into a decode group (n == 1)
-and a prefill group so a long prompt does not pad every decoding row to its length.
+back from the cache through its block table. Sequences are bucketed into decode rows (n == 1) and
+a prefill group so a long prompt does not pad every decoding row to its length. Decode rows attend
+through the dense decode mirror (mirror.py) when it has room; a prefill group whose sequences all
+start at 0 with equal lengths needs no gather at all (causal SDPA on the new K/V).
 """
 
 from __future__ import annotations
