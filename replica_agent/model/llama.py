@@ -80,6 +80,23 @@ class ModelConfig:
         return out
 
 
+# oneDNN's fp32 GEMM runs AVX-512 kernels on AMD CPUs where MKL (what F.linear calls) stays around
+# 80 GFLOP/s a core: 1.5x faster at 32 rows, 2x at prefill sizes. For a handful of rows its fixed
+# per-call cost loses to MKL, so small decode batches keep F.linear.
+_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+ONEDNN_MIN_ROWS = 16
+
+
+class Linear(nn.Linear):
+    """nn.Linear (same parameters and state_dict keys) that runs larger CPU fp32 batches on oneDNN."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (_ONEDNN and x.dim() == 2 and x.shape[0] >= ONEDNN_MIN_ROWS and x.dtype == torch.float32
+                and x.device.type == "cpu" and not torch.is_grad_enabled()):
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        return F.linear(x, self.weight, self.bias)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float) -> None:
         super().__init__()
@@ -128,10 +145,10 @@ class LlamaAttention(nn.Module):
         h, hd, bias = config.hidden_size, config.head_dim, config.attention_bias
         self.num_heads, self.num_kv_heads, self.head_dim = (
             config.num_attention_heads, config.num_key_value_heads, hd)
-        self.q_proj = nn.Linear(h, self.num_heads * hd, bias=bias)
-        self.k_proj = nn.Linear(h, self.num_kv_heads * hd, bias=bias)
-        self.v_proj = nn.Linear(h, self.num_kv_heads * hd, bias=bias)
-        self.o_proj = nn.Linear(self.num_heads * hd, h, bias=bias)
+        self.q_proj = Linear(h, self.num_heads * hd, bias=bias)
+        self.k_proj = Linear(h, self.num_kv_heads * hd, bias=bias)
+        self.v_proj = Linear(h, self.num_kv_heads * hd, bias=bias)
+        self.o_proj = Linear(self.num_heads * hd, h, bias=bias)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                 kv_cache: torch.Tensor, meta: AttnMetadata) -> torch.Tensor:
@@ -147,9 +164,9 @@ class LlamaMLP(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         h, f, bias = config.hidden_size, config.intermediate_size, config.mlp_bias
-        self.gate_proj = nn.Linear(h, f, bias=bias)
-        self.up_proj = nn.Linear(h, f, bias=bias)
-        self.down_proj = nn.Linear(f, h, bias=bias)
+        self.gate_proj = Linear(h, f, bias=bias)
+        self.up_proj = Linear(h, f, bias=bias)
+        self.down_proj = Linear(f, h, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # In place: a prefill chunk's [tokens, intermediate] temporaries are the largest in the forward.
@@ -185,7 +202,7 @@ class LlamaForCausalLM(nn.Module):
         super().__init__()
         self.config = config
         self.model = LlamaModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
         self.inv_freq = rope_inv_freq(config)  # a plain fp32 tensor: never cast to bf16 with the weights
