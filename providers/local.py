@@ -14,22 +14,18 @@ takes a spot replica back exactly as a cloud would (the record says PREEMPTED, n
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import socket
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from providers import local_process as proc
 from providers.base import CapacityError, Instance, LaunchSpec, Location, Provider, ProviderUserError, State
+from providers.local_records import InstanceRecord, ReplicaDir, atomic_write_json
 from skyctl.home import skyctl_home
 
 CLOUD = REGION = "local"
@@ -61,46 +57,6 @@ exit "$rc"
 """
 
 
-@dataclass
-class _Files:
-    """The files of one instance inside its replica directory."""
-
-    dir: Path
-    id: str
-
-    def path(self, suffix: str) -> Path:
-        return self.dir / f"{self.id}.{suffix}"
-
-    def read(self, suffix: str) -> str | None:
-        try:
-            return self.path(suffix).read_text().strip()
-        except FileNotFoundError:
-            return None
-
-
-@dataclass
-class _Record:
-    """What is persisted per instance; `stop_reason` is written before the signal it announces."""
-
-    id: str
-    service: str
-    replica_id: str
-    idempotency_key: str
-    spot: bool
-    zone: str
-    instance_type: str
-    port: int
-    price_per_hour: float
-    launched_at: float
-    tags: dict[str, str] = field(default_factory=dict)
-    pid: int | None = None
-    start_time: int | None = None
-    stop_reason: str | None = None  # "terminated" or PREEMPTION_REASON
-    state: str = State.PENDING.value
-    reason: str | None = None
-    ended_at: float | None = None
-
-
 class LocalProvider(Provider):
     """Replicas as local process groups; state shared through files under `root`."""
 
@@ -112,7 +68,6 @@ class LocalProvider(Provider):
         self.clock = clock
         self.grace_seconds = grace_seconds
         self._children: dict[int, subprocess.Popen[bytes]] = {}
-        self._held = threading.local()  # replica dirs whose lock this thread holds (the lock is re-entrant)
 
     # -- the Provider interface ------------------------------------------------------------------------
     def check(self) -> tuple[bool, str | None]:
@@ -130,31 +85,32 @@ class LocalProvider(Provider):
     def launch(self, spec: LaunchSpec) -> Instance:
         zone = self._validate(spec)
         rdir = self._replica_dir(spec.service, spec.replica_id)
-        with self._lock(rdir):
+        with rdir.lock():
             key = spec.idempotency_key
-            existing = next((r for r in self._records(rdir) if r.idempotency_key == key), None)
+            existing = next((r for r in rdir.records() if r.idempotency_key == key), None)
             if existing and (self._pid(rdir, existing)[0] or existing.stop_reason):
                 return self._observe(rdir, existing)
             if spec.spot:
                 self._check_spot_capacity(zone)
             if existing:  # the launcher crashed before the process started: start it now, same record
                 existing.state, existing.reason, existing.ended_at = State.PENDING.value, None, None
-            rec = existing or _Record(
+            rec = existing or InstanceRecord(
                 id=f"local-{os.urandom(5).hex()}", service=spec.service, replica_id=spec.replica_id,
                 idempotency_key=spec.idempotency_key, spot=spec.spot, zone=zone,
                 instance_type=spec.instance_type or INSTANCE_TYPE, port=_free_port(),
                 price_per_hour=self.price(spec.instance_type, spot=spec.spot, zone=zone),
                 launched_at=self.clock(), tags=spec.all_tags())
-            self._write(rdir, rec)  # write-ahead: a crash from here on leaves a record `list` finds
+            rdir.write(rec)  # write-ahead: a crash from here on leaves a record `list` finds
             rec.pid, rec.start_time = self._spawn(spec, rdir, rec)
-            self._write(rdir, rec)
+            rdir.write(rec)
             return self._observe(rdir, rec)
 
     def list(self, service: str | None = None) -> list[Instance]:
         pattern = f"{service}/*" if service else "*/*"
         out = []
-        for rdir in sorted(self.root.glob(pattern)):
-            out.extend(self._observe(rdir, rec) for rec in self._records(rdir))
+        for path in sorted(self.root.glob(pattern)):
+            rdir = ReplicaDir(path)
+            out.extend(self._observe(rdir, rec) for rec in rdir.records())
         return out
 
     def terminate(self, ids: Iterable[str]) -> None:
@@ -182,11 +138,11 @@ class LocalProvider(Provider):
             caps.pop(zone, None)
         else:
             caps[zone] = capacity
-        _atomic_write(self.root / "spot_capacity.json", caps)
+        atomic_write_json(self.root / "spot_capacity.json", caps)
 
     def log_path(self, instance_id: str) -> Path | None:
         found = self._find({instance_id})
-        return _Files(found[0][0], instance_id).path("log") if found else None
+        return found[0][0].file(instance_id, "log") if found else None
 
     # -- internals ---------------------------------------------------------------------------------------
     def _validate(self, spec: LaunchSpec) -> str:
@@ -227,45 +183,44 @@ class LocalProvider(Provider):
             raise CapacityError(f"no spot capacity left ({used}/{cap} in use)", provider=self.name,
                                 location=Location(CLOUD, REGION, zone), code="local-spot-capacity")
 
-    def _spawn(self, spec: LaunchSpec, rdir: Path, rec: _Record) -> tuple[int, int | None]:
-        files = _Files(rdir, rec.id)
+    def _spawn(self, spec: LaunchSpec, rdir: ReplicaDir, rec: InstanceRecord) -> tuple[int, int | None]:
         env = {**os.environ, **spec.envs, "SKYCTL_PORT": str(rec.port), "SKYCTL_REPLICA_ID": spec.replica_id,
                "SKYPILOT_SERVE_REPLICA_ID": spec.replica_id, "SKYPILOT_NUM_GPUS_PER_NODE": str(spec.num_gpus),
                "SKYCTL_SERVICE": spec.service, "SKYCTL_ZONE": rec.zone,
                "_SKYCTL_SETUP": spec.setup or "", "_SKYCTL_RUN": spec.run or ""}
-        with open(files.path("log"), "ab") as log:
+        side_files = [str(rdir.file(rec.id, suffix)) for suffix in ("pid", "running", "exit")]
+        with open(rdir.file(rec.id, "log"), "ab") as log:
             child = subprocess.Popen(
-                ["bash", "-c", _WRAPPER, "skyctl-replica", str(files.path("pid")), str(files.path("running")),
-                 str(files.path("exit"))],
+                ["bash", "-c", _WRAPPER, "skyctl-replica", *side_files],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                cwd=spec.workdir or rdir, start_new_session=True)
+                cwd=spec.workdir or rdir.path, start_new_session=True)
         self._children[child.pid] = child
         return child.pid, proc.start_time(child.pid)
 
-    def _stop(self, rdir: Path, rec: _Record, why: str) -> Instance:
-        with self._lock(rdir):
-            rec = self._reload(rdir, rec)
+    def _stop(self, rdir: ReplicaDir, rec: InstanceRecord, why: str) -> Instance:
+        with rdir.lock():
+            rec = rdir.reload(rec)
             current = self._observe(rdir, rec)
             if not current.state.live:
                 return current
             rec.stop_reason = why
-            self._write(rdir, rec)  # write-ahead: the stop is ours even if we crash mid-signal
+            rdir.write(rec)  # write-ahead: the stop is ours even if we crash mid-signal
             pid, started = self._pid(rdir, rec)
             if pid:
                 proc.stop_group(pid, started, self.grace_seconds, self._reap)
             return self._observe(rdir, rec)
 
-    def _observe(self, rdir: Path, rec: _Record) -> Instance:
+    def _observe(self, rdir: ReplicaDir, rec: InstanceRecord) -> Instance:
         """Derive the state from the process and the wrapper's files; persist transitions under the lock."""
         if rec.state in _ACTIVE and self._derive(rdir, rec)[0].value != rec.state:
-            with self._lock(rdir):
-                rec = self._reload(rdir, rec)
+            with rdir.lock():
+                rec = rdir.reload(rec)
                 if rec.state in _ACTIVE:
                     state, rec.reason = self._derive(rdir, rec)
                     rec.state = state.value
                     if not state.live:
                         rec.ended_at = self.clock()
-                    self._write(rdir, rec)
+                    rdir.write(rec)
         return Instance(
             id=rec.id, service=rec.service, replica_id=rec.replica_id, state=State(rec.state), spot=rec.spot,
             cloud=CLOUD, region=REGION, zone=rec.zone, instance_type=rec.instance_type,
@@ -273,31 +228,30 @@ class LocalProvider(Provider):
             launched_at=rec.launched_at, ended_at=rec.ended_at, reason=rec.reason,
             idempotency_key=rec.idempotency_key, tags=dict(rec.tags))
 
-    def _derive(self, rdir: Path, rec: _Record) -> tuple[State, str | None]:
+    def _derive(self, rdir: ReplicaDir, rec: InstanceRecord) -> tuple[State, str | None]:
         self._reap()
-        files = _Files(rdir, rec.id)
         pid, started = self._pid(rdir, rec)
         if pid is None:
-            if self._launch_in_progress(rdir):
+            if rdir.locked_elsewhere():
                 return State.PENDING, None
             return State.FAILED, "launch interrupted before the process started"
         if proc.owns_group(pid, started):
-            return (State.RUNNING if files.path("running").exists() else State.PENDING), None
+            return (State.RUNNING if rdir.file(rec.id, "running").exists() else State.PENDING), None
         if rec.stop_reason == PREEMPTION_REASON:
             return State.PREEMPTED, PREEMPTION_REASON
         if rec.stop_reason:
             return State.TERMINATED, None
-        phase, _, code = (files.read("exit") or "").partition(" ")
+        phase, _, code = (rdir.read(rec.id, "exit") or "").partition(" ")
         if phase == "setup":
             return State.FAILED, f"setup failed: exit {code}"
         if phase == "run":
             return State.FAILED, f"exit {code}"
         return State.FAILED, "process vanished without an exit status"
 
-    def _pid(self, rdir: Path, rec: _Record) -> tuple[int | None, int | None]:
+    def _pid(self, rdir: ReplicaDir, rec: InstanceRecord) -> tuple[int | None, int | None]:
         if rec.pid:
             return rec.pid, rec.start_time
-        written = _Files(rdir, rec.id).read("pid")  # the wrapper's own note, if the launcher crashed
+        written = rdir.read(rec.id, "pid")  # the wrapper's own note, if the launcher crashed
         if not written:
             return None, None
         pid, started = written.split()
@@ -308,64 +262,17 @@ class LocalProvider(Provider):
             if child.poll() is not None:
                 del self._children[pid]
 
-    def _find(self, ids: set[str]) -> list[tuple[Path, _Record]]:
-        return [(rdir, rec) for rdir in sorted(self.root.glob("*/*")) for rec in self._records(rdir)
-                if rec.id in ids]
+    def _find(self, ids: set[str]) -> list[tuple[ReplicaDir, InstanceRecord]]:
+        dirs = [ReplicaDir(path) for path in sorted(self.root.glob("*/*"))]
+        return [(rdir, rec) for rdir in dirs for rec in rdir.records() if rec.id in ids]
 
-    def _replica_dir(self, service: str, replica_id: str) -> Path:
-        rdir = self.root / service / replica_id
-        rdir.mkdir(parents=True, exist_ok=True)
-        return rdir
-
-    @staticmethod
-    def _records(rdir: Path) -> list[_Record]:
-        return [_Record(**json.loads(p.read_text())) for p in sorted(rdir.glob("local-*.json"))]
-
-    @staticmethod
-    def _reload(rdir: Path, rec: _Record) -> _Record:
-        return _Record(**json.loads(_Files(rdir, rec.id).path("json").read_text()))
-
-    @staticmethod
-    def _write(rdir: Path, rec: _Record) -> None:
-        _atomic_write(_Files(rdir, rec.id).path("json"), rec.__dict__)
-
-    @contextmanager
-    def _lock(self, rdir: Path) -> Iterator[None]:
-        """Serialise changes to one replica across processes (the kernel releases it if we crash)."""
-        held: set[Path] = self._held.__dict__.setdefault("dirs", set())
-        if rdir in held:
-            yield
-            return
-        with open(rdir / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            held.add(rdir)
-            try:
-                yield
-            finally:
-                held.discard(rdir)
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def _launch_in_progress(self, rdir: Path) -> bool:
-        """Someone else holds the replica's lock, so a pid-less record may still get its process."""
-        if rdir in self._held.__dict__.get("dirs", set()):
-            return False
-        with open(rdir / ".lock", "a") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            return False
+    def _replica_dir(self, service: str, replica_id: str) -> ReplicaDir:
+        path = self.root / service / replica_id
+        path.mkdir(parents=True, exist_ok=True)
+        return ReplicaDir(path)
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _atomic_write(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
