@@ -6,6 +6,7 @@ the controller can be written once against `providers.base`.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -65,6 +66,8 @@ def test_lifecycle_spot_and_on_demand(harness: Harness) -> None:
     assert listed[ids[0]].price_per_hour < listed[ids[2]].price_per_hour  # spot is cheaper
 
     wait_for(lambda: set(_states(h, ids).values()) == {State.RUNNING}, what="all RUNNING")
+    as_json = json.loads(json.dumps(h.provider.status([ids[2]])[ids[2]].to_dict()))
+    assert (as_json["state"], as_json["spot"], as_json["service"]) == ("running", False, svc)
     if h.serves_http:
         for inst in h.provider.status(ids).values():
             wait_for(lambda inst=inst: _reachable(inst), what=f"{inst.endpoint} answering")
