@@ -178,7 +178,7 @@ class TransientError(ProviderError):
 class Provider(abc.ABC):
     """A cloud (or the local machine) that can run replicas.
 
-    Contract every implementation keeps (checked by `tests/providers/test_contract.py`):
+    Contract every implementation keeps (checked by `tests/providers/test_provider_contract.py`):
     - `launch` tags the instance with the service and replica id and is idempotent per `idempotency_key`;
     - `list(service)` finds every instance ever launched for that service, also from a new process;
     - `terminate` is idempotent and ignores unknown ids; after it, `status` says TERMINATED;
