@@ -10,23 +10,25 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
 from provider_harness import HTTP_RUN, processes_with_env
 
+SVC = f"crash-{uuid.uuid4().hex[:6]}"  # unique, so process checks never see another run's replicas
 SETUP = """
 import json, os, signal, sys
 from providers.base import LaunchSpec
 from providers.local import LocalProvider
 p = LocalProvider(sys.argv[1], grace_seconds=2.0)
 def spec(rid, spot):
-    return LaunchSpec("svc", rid, f"svc-{rid}-key", spot=spot, zone="local-b", run=RUN)
+    return LaunchSpec(SVC, rid, f"svc-{rid}-key", spot=spot, zone="local-b", run=RUN)
 """
 
 
 def _python(root: Path, body: str) -> subprocess.CompletedProcess[str]:
-    code = f"RUN = {HTTP_RUN!r}\n" + SETUP + textwrap.dedent(body)
+    code = f"RUN = {HTTP_RUN!r}\nSVC = {SVC!r}\n" + SETUP + textwrap.dedent(body)
     return subprocess.run([sys.executable, "-c", code, str(root)],
                           capture_output=True, text=True, timeout=60)
 
@@ -34,13 +36,13 @@ def _python(root: Path, body: str) -> subprocess.CompletedProcess[str]:
 RESTART = """
 import time
 deadline = time.monotonic() + 15
-while time.monotonic() < deadline and any(i.state.value == "pending" for i in p.list("svc")):
+while time.monotonic() < deadline and any(i.state.value == "pending" for i in p.list(SVC)):
     time.sleep(0.05)
-before = {i.id: i.state.value for i in p.list("svc")}
+before = {i.id: i.state.value for i in p.list(SVC)}
 again = p.launch(spec("1", True)).id  # the restarted controller retries its launch: same key
 p.terminate(list(before))
 print(json.dumps({"before": before, "again": again,
-                  "after": {i.id: i.state.value for i in p.list("svc")}}))
+                  "after": {i.id: i.state.value for i in p.list(SVC)}}))
 """
 
 
@@ -62,7 +64,7 @@ def test_killed_after_launch_then_restart_finds_and_terminates_everything(tmp_pa
     assert seen["before"] == dict.fromkeys(ids, "running")
     assert seen["again"] == ids[0]  # no duplicate launch
     assert seen["after"] == dict.fromkeys(ids, "terminated")
-    assert processes_with_env("SKYCTL_SERVICE=svc") == []
+    assert processes_with_env(f"SKYCTL_SERVICE={SVC}") == []
 
 
 @pytest.mark.parametrize("crash_point", ["after_spawn", "before_spawn"])
@@ -87,4 +89,4 @@ def test_killed_mid_launch_leaves_no_orphan_and_no_duplicate(tmp_path: Path, cra
     else:
         # nothing ran; the restart's retry under the same key starts it once, then terminate stops it
         assert seen["before"] == {inst_id: "failed"} and seen["again"] == inst_id
-    assert processes_with_env("SKYCTL_SERVICE=svc") == []
+    assert processes_with_env(f"SKYCTL_SERVICE={SVC}") == []

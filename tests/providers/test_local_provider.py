@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from providers import get_provider
 from providers.base import CapacityError, LaunchSpec, ProviderUserError, State
 from providers.local import ON_DEMAND_PRICE, PREEMPTION_REASON, SPOT_PRICES, LocalProvider
 from skyctl.errors import UserError
+
+SVC = f"svc-{uuid.uuid4().hex[:6]}"  # unique, so process checks never see another run's replicas
 
 
 class FakeClock:
@@ -32,7 +36,7 @@ def local(tmp_path: Path):
 
 
 def _spec(run: str, **kw) -> LaunchSpec:
-    return LaunchSpec(**{"service": "svc", "replica_id": "1", "idempotency_key": "svc-1-a", "run": run, **kw})
+    return LaunchSpec(**{"service": SVC, "replica_id": "1", "idempotency_key": "svc-1-a", "run": run, **kw})
 
 
 def _state(p: LocalProvider, inst_id: str) -> State:
@@ -76,12 +80,12 @@ def test_run_exiting_on_its_own_is_failed_with_exit_code(local: LocalProvider) -
 
 
 def test_terminate_escalates_to_sigkill_for_the_whole_group(local: LocalProvider) -> None:
-    inst = local.launch(_spec("trap '' TERM; sleep 30 & sleep 30; wait", service="stubborn"))
-    wait_for(lambda: len(processes_with_env("SKYCTL_SERVICE=stubborn")) >= 3, what="children")
+    inst = local.launch(_spec("trap '' TERM; sleep 30 & sleep 30; wait", service=f"{SVC}-stubborn"))
+    wait_for(lambda: len(processes_with_env(f"SKYCTL_SERVICE={SVC}-stubborn")) >= 3, what="children")
     started = time.monotonic()
     local.terminate([inst.id])
     assert time.monotonic() - started >= 0.5  # waited the grace period before SIGKILL
-    assert processes_with_env("SKYCTL_SERVICE=stubborn") == []
+    assert processes_with_env(f"SKYCTL_SERVICE={SVC}-stubborn") == []
     assert _state(local, inst.id) == State.TERMINATED
 
 
@@ -127,12 +131,12 @@ def test_launch_interrupted_before_spawn_is_finished_by_a_relaunch(local: LocalP
         m.setattr(LocalProvider, "_spawn", crash)
         with pytest.raises(KeyboardInterrupt):
             local.launch(_spec(HTTP_RUN))
-    [orphan] = local.list("svc")
+    [orphan] = local.list(SVC)
     assert orphan.state == State.FAILED and "interrupted" in orphan.reason
     resumed = local.launch(_spec(HTTP_RUN))
     assert resumed.id == orphan.id and resumed.state != State.FAILED
     wait_for(lambda: _state(local, resumed.id) == State.RUNNING, what="RUNNING")
-    assert len(local.list("svc")) == 1
+    assert len(local.list(SVC)) == 1
 
 
 @pytest.mark.parametrize(("field", "kw"), [
@@ -167,3 +171,15 @@ def test_spot_capacity_counts_only_live_spot_replicas(local: LocalProvider) -> N
     assert local.launch(spot_a("2")).state.live
     local.set_spot_capacity("local-a", None)
     assert local.launch(spot_a("3")).state.live
+
+
+def test_concurrent_launches_of_one_key_start_one_instance(tmp_path: Path) -> None:
+    """Two controllers (here: threads with their own provider objects) racing on the same key."""
+    providers = [LocalProvider(tmp_path, grace_seconds=0.5) for _ in range(4)]
+    with ThreadPoolExecutor(len(providers)) as pool:
+        ids = set(pool.map(lambda p: p.launch(_spec("exec sleep 30")).id, providers))
+    try:
+        assert len(ids) == 1 and len(providers[0].list(SVC)) == 1
+    finally:
+        providers[1].terminate(ids)
+    assert processes_with_env(f"SKYCTL_SERVICE={SVC}") == []
