@@ -87,14 +87,39 @@ _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_l
 ONEDNN_MIN_ROWS = 16
 
 
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+           residual: torch.Tensor | None = None) -> torch.Tensor:
+    """x @ weight.T + bias (+ residual, fused into the GEMM on oneDNN: one pass over the output less)."""
+    if (_ONEDNN and x.dim() == 2 and x.shape[0] >= ONEDNN_MIN_ROWS and x.dtype == torch.float32
+            and x.device.type == "cpu" and not torch.is_grad_enabled()):
+        if residual is None:
+            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise.binary(x, residual, weight, bias, "add")
+    out = F.linear(x, weight, bias)
+    return out if residual is None else out.add_(residual)
+
+
 class Linear(nn.Linear):
     """nn.Linear (same parameters and state_dict keys) that runs larger CPU fp32 batches on oneDNN."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (_ONEDNN and x.dim() == 2 and x.shape[0] >= ONEDNN_MIN_ROWS and x.dtype == torch.float32
-                and x.device.type == "cpu" and not torch.is_grad_enabled()):
-            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
-        return F.linear(x, self.weight, self.bias)
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        return linear(x, self.weight, self.bias, residual)
+
+
+def _fuse_rows(params: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """One tensor holding `params` stacked along dim 0, each parameter re-pointed at its block of it.
+
+    No second copy of the weights is kept, and load_state_dict (an in-place copy) still reaches the
+    fused tensor; `.to()` replaces the parameters, which `LlamaAttention` detects and re-fuses."""
+    if any(p is None for p in params):
+        return None
+    with torch.inference_mode(False), torch.no_grad():  # a plain tensor, usable outside inference mode
+        fused = torch.cat([p.detach() for p in params])
+        offset = 0
+        for p in params:
+            p.data = fused[offset:offset + p.shape[0]]
+            offset += p.shape[0]
+    return fused
 
 
 class RMSNorm(nn.Module):
@@ -150,14 +175,27 @@ class LlamaAttention(nn.Module):
         self.v_proj = Linear(h, self.num_kv_heads * hd, bias=bias)
         self.o_proj = Linear(self.num_heads * hd, h, bias=bias)
 
+        self._qkv: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._qkv_ptrs: tuple[int, ...] = ()
+
+    def _qkv_params(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Q, K and V projected by one GEMM (one call instead of three: about 30% less time at B = 32)."""
+        mods = (self.q_proj, self.k_proj, self.v_proj)
+        ptrs = tuple(m.weight.data_ptr() for m in mods)
+        if self._qkv is None or ptrs != self._qkv_ptrs:
+            self._qkv = (_fuse_rows([m.weight for m in mods]), _fuse_rows([m.bias for m in mods]))
+            self._qkv_ptrs = tuple(m.weight.data_ptr() for m in mods)
+        return self._qkv
+
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                kv_cache: torch.Tensor, meta: AttnMetadata) -> torch.Tensor:
-        t = x.shape[0]
-        q = apply_rope(self.q_proj(x).view(t, self.num_heads, self.head_dim), cos, sin)
-        k = apply_rope(self.k_proj(x).view(t, self.num_kv_heads, self.head_dim), cos, sin)
-        v = self.v_proj(x).view(t, self.num_kv_heads, self.head_dim)
-        out = paged_attention(q, k, v, kv_cache, meta, self.layer_idx)
-        return self.o_proj(out.reshape(t, self.num_heads * self.head_dim))
+                kv_cache: torch.Tensor, meta: AttnMetadata, residual: torch.Tensor) -> torch.Tensor:
+        """Returns residual + attention output."""
+        t, heads, kvh, hd = x.shape[0], self.num_heads, self.num_kv_heads, self.head_dim
+        qkv = linear(x, *self._qkv_params())
+        qk = apply_rope(qkv[:, :(heads + kvh) * hd].view(t, heads + kvh, hd), cos, sin)  # q and k at once
+        v = qkv[:, (heads + kvh) * hd:].view(t, kvh, hd)
+        out = paged_attention(qk[:, :heads], qk[:, heads:], v, kv_cache, meta, self.layer_idx)
+        return self.o_proj(out.reshape(t, heads * hd), residual)
 
 
 class LlamaMLP(nn.Module):
@@ -168,9 +206,10 @@ class LlamaMLP(nn.Module):
         self.up_proj = Linear(h, f, bias=bias)
         self.down_proj = Linear(f, h, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """Returns residual + MLP output."""
         # In place: a prefill chunk's [tokens, intermediate] temporaries are the largest in the forward.
-        return self.down_proj(F.silu(self.gate_proj(x), inplace=True).mul_(self.up_proj(x)))
+        return self.down_proj(F.silu(self.gate_proj(x), inplace=True).mul_(self.up_proj(x)), residual)
 
 
 class LlamaDecoderLayer(nn.Module):
@@ -183,8 +222,8 @@ class LlamaDecoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                 kv_cache: torch.Tensor, meta: AttnMetadata) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, kv_cache, meta)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        x = self.self_attn(self.input_layernorm(x), cos, sin, kv_cache, meta, residual=x)
+        return self.mlp(self.post_attention_layernorm(x), residual=x)
 
 
 class LlamaModel(nn.Module):
