@@ -81,16 +81,18 @@ class ModelConfig:
 
 
 # oneDNN's fp32 GEMM runs AVX-512 kernels on AMD CPUs where MKL (what F.linear calls) stays around
-# 80 GFLOP/s a core: 1.5x faster at 32 rows, 2x at prefill sizes. For a handful of rows its fixed
-# per-call cost loses to MKL, so small decode batches keep F.linear.
+# 80 GFLOP/s a core: 1.5x faster at 32 rows, 2x at prefill sizes. Its fixed per-call cost (~10 us)
+# loses to MKL on small outputs, so it is used from rows x out_features >= 8192 (measured crossover
+# on the §4.3 shapes: e.g. the LM head from 4 rows, the 688-wide MLP from 12, o_proj from 32).
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-ONEDNN_MIN_ROWS = 16
+ONEDNN_MIN_OUTPUTS = 8192
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
            residual: torch.Tensor | None = None) -> torch.Tensor:
     """x @ weight.T + bias (+ residual, fused into the GEMM on oneDNN: one pass over the output less)."""
-    if (_ONEDNN and x.dim() == 2 and x.shape[0] >= ONEDNN_MIN_ROWS and x.dtype == torch.float32
+    if (_ONEDNN and x.dim() == 2 and x.shape[0] >= 4
+            and x.shape[0] * weight.shape[0] >= ONEDNN_MIN_OUTPUTS and x.dtype == torch.float32
             and x.device.type == "cpu" and not torch.is_grad_enabled()):
         if residual is None:
             return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
