@@ -21,6 +21,7 @@ from skyctl.catalog.catalog import Catalog
 from skyctl.catalog.gpus import gpu_family
 from skyctl.catalog.model import Offering
 from skyctl.errors import UserError
+from skyctl.home import skyctl_home
 
 OFFERINGS_FILE = "offerings.csv"
 SHIPPED = f"<package skyctl.catalog>/{OFFERINGS_FILE}"
@@ -28,7 +29,6 @@ COLUMNS = ("cloud", "region", "zone", "instance_type", "gpu", "gpu_count", "gpu_
            "memory_gb", "price_ondemand", "price_spot", "price_date", "price_source")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")  # ISO date, month or year
-_DEFAULT_HOME = "~/.skyctl"
 
 
 def override_path() -> Path | None:
@@ -43,9 +43,8 @@ def override_path() -> Path | None:
             raise UserError("catalog file not found", field="SKYCTL_CATALOG", value=env,
                             fix="point it at an offerings CSV or unset it to use the shipped catalog")
         return Path(path)
-    home = os.environ.get("SKYCTL_HOME") or _DEFAULT_HOME
-    path = os.path.join(os.path.expanduser(home), "catalog.csv")
-    return Path(path) if os.path.isfile(path) else None
+    path = skyctl_home(create=False) / "catalog.csv"
+    return path if path.is_file() else None
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skyctl.catalog import canonical_gpu
+from skyctl.catalog import gpu_family
 from skyctl.errors import UserError
 from skyctl.spec.fields import Reader, join_path, type_name
 
@@ -22,10 +22,12 @@ def canonical_accelerator(reader: Reader, name: str, path: str) -> str:
     """The catalog's canonical name, with the error re-pointed at the YAML path."""
     key = name.strip()
     try:
-        return canonical_gpu(SKYPILOT_ALIASES.get(key.upper(), key))
+        family = gpu_family(SKYPILOT_ALIASES.get(key.upper(), key))
     except UserError as e:
-        problem = "ambiguous accelerator name" if "ambiguous" in e.message else "unknown accelerator"
-        raise reader.error(path, problem, name, e.fix) from None
+        raise reader.error(path, "unknown accelerator", name, e.fix) from None
+    if len(family) > 1:
+        raise reader.error(path, "ambiguous accelerator name", name, f"say which one: {', '.join(family)}")
+    return family[0]
 
 
 def parse_one(reader: Reader, text: Any, path: str) -> tuple[str, float]:
