@@ -118,22 +118,19 @@ class Catalog:
         return c
 
     def _check_region(self, region: str, cloud: str | None) -> str:
-        r = region.strip().lower()
-        known = self.regions(cloud)
-        if r not in known:
-            where = f" in {cloud}" if cloud else ""
-            raise UserError(f"unknown region{where}", field="region", value=region,
-                            fix=did_you_mean(r, known) or f"choose from {', '.join(known)}")
-        return r
+        return _known("region", region.strip().lower(), region, self.regions(cloud), cloud)
 
     def _check_zone(self, zone: str, region: str | None) -> str:
-        z = zone.strip()
-        known = self.zones(region)
-        if z not in known:
-            where = f" in {region}" if region else ""
-            raise UserError(f"unknown zone{where}", field="zone", value=zone,
-                            fix=did_you_mean(z, known) or f"choose from {', '.join(known) or '(none)'}")
-        return z
+        return _known("zone", zone.strip(), zone, self.zones(region), region)
+
+
+def _known(field: str, key: str, given: str, known: list[str], scope: str | None) -> str:
+    """`key` if it is one of `known`, else a UserError naming the scope and the closest name."""
+    if key not in known:
+        where = f" in {scope}" if scope else ""
+        raise UserError(f"unknown {field}{where}", field=field, value=given,
+                        fix=did_you_mean(key, known) or f"choose from {', '.join(known) or '(none)'}")
+    return key
 
 
 def _sort_key(o: Offering, spot: bool) -> tuple[float, float, str, str, str, str]:
