@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from skyctl.errors import Failure
 
 # Modules whose import defines tables and registers their component; later issues append theirs.
-TABLE_MODULES: tuple[str, ...] = ("skyctl.state.store_tables",)
+TABLE_MODULES: tuple[str, ...] = ("skyctl.state.store_tables", "skyctl.state.serve_tables")
 
 Step = Callable[[Connection], None]
 
