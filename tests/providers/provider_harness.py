@@ -7,6 +7,7 @@ bookkeeping. `sim`, `aws` (moto), `gcp` and `azure` (in-repo fakes) add a builde
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +65,17 @@ def _local(root: Path) -> Harness:
 
 
 HARNESSES: dict[str, Callable[[Path], Harness]] = {"local": _local}
+
+
+def _discover() -> None:
+    """Each other provider brings its harness in `harness_<name>.py` beside this file: a module with
+    `NAME` and `build(tmp_path) -> Harness` (servers it needs are started once per test session)."""
+    for path in sorted(Path(__file__).parent.glob("harness_*.py")):
+        module = importlib.import_module(path.stem)
+        HARNESSES[module.NAME] = module.build
+
+
+_discover()
 
 
 @pytest.fixture(params=sorted(HARNESSES))
