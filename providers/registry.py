@@ -8,9 +8,12 @@ from typing import Any
 from providers.base import Provider
 from skyctl.errors import UserError, did_you_mean
 
-# name -> "module:Class"; AWS, GCP, Azure and the simulated provider register here as they land.
+# name -> "module:Class"; the simulated provider registers here when it lands.
 PROVIDERS: dict[str, str] = {
     "local": "providers.local:LocalProvider",
+    "aws": "providers.aws:AWSProvider",
+    "gcp": "providers.gcp:GCPProvider",
+    "azure": "providers.azure:AzureProvider",
 }
 
 
