@@ -1,0 +1,210 @@
+"""Placers: where the next replica goes, given the launch plan and what launches and replicas did so far.
+
+`choose` returns candidates best first; the replica manager tries them in turn, reports every
+`CapacityError` with `on_capacity_error` before moving on, and stops at the first launch that succeeds.
+State is plain JSON (`dump`/`load`) kept in the service row, so a restarted controller places as before.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from providers.base import Location
+from skyctl.serve.plan import LaunchPlan
+from skyctl.serve.types import Candidate, Placer
+from skyctl.spec import ServiceSpec
+
+# Capacity backoff of CheapestPlacer: a location that just failed is tried last for BACKOFF_BASE_SECONDS,
+# doubling with each further failure in a row, up to BACKOFF_MAX_SECONDS; a success there clears it.
+# SkyPilot's optimizer only skips a failed location within one launch (`blocked_resources`) and retries
+# from the cheapest again; remembering the failure for a while stops every new replica from first
+# hitting the same exhausted zone.
+BACKOFF_BASE_SECONDS = 60.0
+BACKOFF_MAX_SECONDS = 960.0
+
+
+def make_placer(spec: ServiceSpec, plan: LaunchPlan) -> Placer:
+    """The placer the spec asks for: `spot_placer` unset -> CheapestPlacer; `dynamic_fallback` (and, until
+    skyctl's own placer lands, `skyctl`) -> DynamicFallbackPlacer."""
+    if spec.service.replica_policy.spot_placer is None:
+        return CheapestPlacer(plan)
+    return DynamicFallbackPlacer(plan)
+
+
+@dataclass
+class _Backoff:
+    errors: int
+    until: float
+
+
+class CheapestPlacer:
+    """SkyPilot's optimizer order: the plan's preference (`ordered`) or cheapest first in the requested
+    mode, with every location whose capacity error is recent moved to the back, in the same order."""
+
+    kind = "cheapest"
+
+    def __init__(self, plan: LaunchPlan) -> None:
+        self.plan = plan
+        self._backoff: dict[tuple[Location, bool], _Backoff] = {}
+
+    def choose(self, *, spot: bool, live_spot: list[Location], now: float) -> list[Candidate]:
+        ranked = self.plan.ranked(spot)
+        cooling = [c for c in ranked if self._cooling(c.location, spot, now)]
+        return [c for c in ranked if c not in cooling] + cooling
+
+    def on_launched(self, location: Location, *, spot: bool, now: float) -> None:
+        self._backoff.pop((location, spot), None)
+
+    def on_capacity_error(self, location: Location, *, spot: bool, now: float) -> None:
+        prev = self._backoff.get((location, spot))
+        errors = prev.errors + 1 if prev else 1
+        delay = min(BACKOFF_BASE_SECONDS * 2 ** (errors - 1), BACKOFF_MAX_SECONDS)
+        self._backoff[(location, spot)] = _Backoff(errors, now + delay)
+
+    def on_preempted(self, location: Location, *, now: float) -> None:
+        """Ignored: the optimizer prices locations, it does not learn from preemptions."""
+
+    def on_ready(self, location: Location, *, spot: bool, seconds_to_ready: float, now: float) -> None:
+        """Ignored: time to READY does not change the price order."""
+
+    def backoff_until(self, location: Location, *, spot: bool) -> float | None:
+        """When this location stops being tried last (None: it never failed, or succeeded since)."""
+        entry = self._backoff.get((location, spot))
+        return entry.until if entry else None
+
+    def dump(self) -> dict[str, Any]:
+        return {"kind": self.kind,
+                "backoff": [{"location": _loc_to_dict(loc), "spot": spot, "errors": b.errors,
+                             "until": b.until} for (loc, spot), b in self._backoff.items()]}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore a dump; entries for places no longer in the plan, or unreadable ones, are dropped."""
+        self._backoff = {}
+        if not isinstance(state, dict) or state.get("kind") != self.kind:
+            return
+        known = {c.location for c in self.plan.candidates}
+        for item in state.get("backoff") or []:
+            try:
+                loc = _loc_from_dict(item["location"])
+                entry = _Backoff(int(item["errors"]), float(item["until"]))
+                spot = bool(item["spot"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if loc in known:
+                self._backoff[(loc, spot)] = entry
+
+    def _cooling(self, location: Location, spot: bool, now: float) -> bool:
+        entry = self._backoff.get((location, spot))
+        return entry is not None and now < entry.until
+
+
+class LocationStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    PREEMPTED = "PREEMPTED"
+
+
+class DynamicFallbackPlacer:
+    """SkyServe's `dynamic_fallback` spot placer (SpotHedge), rule for rule:
+
+    - every spot-priced location of the plan starts ACTIVE;
+    - a new spot replica goes to the cheapest ACTIVE location not hosting a live spot replica, else to the
+      cheapest ACTIVE location ("cheapest" = the plan's spot order, which keeps `ordered` preferences;
+      for `any_of` it is SkyServe's min spot $/h);
+    - a preemption or a spot launch capacity failure marks the location PREEMPTED, a successful spot
+      launch marks it ACTIVE; when fewer than 2 ACTIVE locations remain after a marking, all are reset
+      to ACTIVE;
+    - on-demand replicas (fallback) go to the cheapest on-demand candidate (a CheapestPlacer).
+
+    SkyServe tries one location per launch and relaunches on the next tick; `choose` instead returns the
+    sequence those relaunches would pick if each attempt failed (same rule, applied to a copy of the
+    statuses), so the replica manager can walk it in one launch. Unlike SkyServe, the statuses survive a
+    controller restart through `dump`/`load`.
+
+    `spot_placer: skyctl` uses this placer too until skyctl's availability-aware placer exists.
+    """
+
+    kind = "dynamic_fallback"
+    MIN_ACTIVE = 2
+
+    def __init__(self, plan: LaunchPlan) -> None:
+        self.plan = plan
+        self._spot = plan.ranked(spot=True)
+        self.status: dict[Location, LocationStatus] = {c.location: LocationStatus.ACTIVE for c in self._spot}
+        self.ondemand = CheapestPlacer(plan)
+
+    def choose(self, *, spot: bool, live_spot: list[Location], now: float) -> list[Candidate]:
+        if not spot:
+            return self.ondemand.choose(spot=False, live_spot=live_spot, now=now)
+        status = dict(self.status)
+        out: list[Candidate] = []
+        while True:
+            pick = self._select(status, set(live_spot))
+            if pick is None or pick in out:
+                return out
+            out.append(pick)
+            _mark_preempted(status, pick.location, self.MIN_ACTIVE)
+
+    def on_launched(self, location: Location, *, spot: bool, now: float) -> None:
+        if not spot:
+            self.ondemand.on_launched(location, spot=False, now=now)
+        elif location in self.status:
+            self.status[location] = LocationStatus.ACTIVE
+
+    def on_capacity_error(self, location: Location, *, spot: bool, now: float) -> None:
+        if not spot:
+            self.ondemand.on_capacity_error(location, spot=False, now=now)
+        elif location in self.status:
+            _mark_preempted(self.status, location, self.MIN_ACTIVE)
+
+    def on_preempted(self, location: Location, *, now: float) -> None:
+        if location in self.status:
+            _mark_preempted(self.status, location, self.MIN_ACTIVE)
+
+    def on_ready(self, location: Location, *, spot: bool, seconds_to_ready: float, now: float) -> None:
+        """Ignored: SkyServe's rule does not use time to READY."""
+
+    def active(self) -> list[Location]:
+        return [loc for loc, s in self.status.items() if s is LocationStatus.ACTIVE]
+
+    def dump(self) -> dict[str, Any]:
+        return {"kind": self.kind,
+                "locations": [{"location": _loc_to_dict(loc), "status": s.value}
+                              for loc, s in self.status.items()],
+                "ondemand": self.ondemand.dump()}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore a dump; places no longer in the plan are dropped, new ones start ACTIVE."""
+        self.status = {loc: LocationStatus.ACTIVE for loc in self.status}
+        if not isinstance(state, dict) or state.get("kind") != self.kind:
+            return
+        for item in state.get("locations") or []:
+            try:
+                loc, status = _loc_from_dict(item["location"]), LocationStatus(item["status"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if loc in self.status:
+                self.status[loc] = status
+        self.ondemand.load(state.get("ondemand") or {})
+
+    def _select(self, status: dict[Location, LocationStatus], live: set[Location]) -> Candidate | None:
+        active = [c for c in self._spot if status[c.location] is LocationStatus.ACTIVE]
+        free = [c for c in active if c.location not in live]
+        return (free or active or [None])[0]
+
+
+def _mark_preempted(status: dict[Location, LocationStatus], location: Location, min_active: int) -> None:
+    status[location] = LocationStatus.PREEMPTED
+    if sum(s is LocationStatus.ACTIVE for s in status.values()) < min_active:
+        for loc in status:
+            status[loc] = LocationStatus.ACTIVE
+
+
+def _loc_to_dict(loc: Location) -> dict[str, str | None]:
+    return {"cloud": loc.cloud, "region": loc.region, "zone": loc.zone}
+
+
+def _loc_from_dict(data: Any) -> Location:
+    zone = data["zone"]
+    return Location(str(data["cloud"]), str(data["region"]), None if zone is None else str(zone))
