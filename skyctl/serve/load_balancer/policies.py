@@ -102,22 +102,29 @@ class RoundRobin(Policy):
 
 
 class LeastLoad(Policy):
-    """Fewest in-flight requests; ties go round-robin so an idle service still spreads its load."""
+    """Fewest in-flight requests; ties go to the least recently chosen, so an idle service still
+    spreads its load evenly."""
 
     name = "least_load"
 
     def __init__(self) -> None:
         super().__init__()
-        self._tie = 0
+        self._picks = 0
+        self._last: dict[str, int] = {}  # endpoint -> sequence number of its last pick
+
+    def set_backends(self, backends: Sequence[Backend]) -> None:
+        super().set_backends(backends)
+        live = {b.endpoint for b in backends}
+        self._last = {e: n for e, n in self._last.items() if e in live}
 
     def _score(self, backend: Backend) -> float:
         return self._inflight.get(backend.endpoint, 0)
 
     def _pick(self, candidates: list[Backend]) -> Backend:
-        best = min(self._score(b) for b in candidates)
-        tied = [b for b in candidates if self._score(b) == best]
-        self._tie += 1
-        return tied[self._tie % len(tied)]
+        backend = min(candidates, key=lambda b: (self._score(b), self._last.get(b.endpoint, -1)))
+        self._picks += 1
+        self._last[backend.endpoint] = self._picks
+        return backend
 
 
 class InstanceAwareLeastLoad(LeastLoad):
