@@ -6,10 +6,11 @@ matches the accelerator, count, cpus, memory and instance type. Clouds outside t
 provider (`local`) are priced by `Provider.price` over `Provider.locations`.
 
 Where a candidate names no cloud it means every enabled cloud, as in SkyPilot. `local` takes part in such an
-open candidate only when it asks for no accelerator: this machine has no GPU to give, so a GPU request lands
-on `local` only when the spec says `cloud: local` (then the accelerator is accepted and not enforced, which
-lets GPU specs be rehearsed locally; the replica still sees `SKYPILOT_NUM_GPUS_PER_NODE`). The shipped
-catalog lists GPU instance types only, so a CPU-only spec can run on `local` alone.
+open candidate only when it asks for no accelerator and no instance type: this machine has no GPU or cloud
+machine to give, so such a request lands on `local` only when the spec says `cloud: local` (then both are
+accepted and not enforced, which lets GPU specs be rehearsed locally; the replica still sees
+`SKYPILOT_NUM_GPUS_PER_NODE`). The shipped catalog lists GPU instance types only, so a CPU-only spec can run
+on `local` alone.
 
 Order: `ordered` keeps the spec's preference (locations of one item cheapest first), `any_of` is cheapest
 first, both by the price of the candidate's own mode (spot for `use_spot`, else on-demand).
@@ -140,9 +141,9 @@ class _Planner:
         for cloud in sorted(self.known):
             if cloud not in self.enabled:
                 self._exclude(cloud, _NOT_ENABLED)
-            elif cloud == LOCAL_CLOUD and r.accelerator:
-                self._exclude(cloud, f"{_gpus(r)} requested: local replicas get no GPU unless the spec "
-                                     "says `cloud: local`")
+            elif cloud == LOCAL_CLOUD and (r.accelerator or r.instance_type):
+                self._exclude(cloud, f"{_gpus(r) or r.instance_type} requested: local replicas get no GPU "
+                                     "or cloud machine unless the spec says `cloud: local`")
             else:
                 out.append(cloud)
         return out
@@ -208,7 +209,7 @@ class _Planner:
             (r.accelerator is not None, lambda o: o.gpu_count == r.accelerator_count,
              lambda left: f"no {need} offering (offered: {_list(f'{o.gpu}:{o.gpu_count}' for o in left)})"),
             (r.instance_type is not None, lambda o: o.instance_type == r.instance_type,
-             lambda left: f"no instance type {r.instance_type} with {need} "
+             lambda left: f"no instance type {r.instance_type}{' with ' + _gpus(r) if r.accelerator else ''} "
                           f"(offered: {_list(o.instance_type for o in left)})"),
             (r.cpus is not None, lambda o: r.cpus.allows(o.vcpus),
              lambda left: f"no {need} offering with cpus {r.cpus} "
