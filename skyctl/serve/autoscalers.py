@@ -215,12 +215,11 @@ class FallbackRequestRateAutoscaler(RequestRateAutoscaler):
         od_wanted = min(target, base + (max(0, spot_wanted - ready_spot) if policy.dynamic_ondemand_fallback
                                         else 0))
         if spot_wanted + od_wanted > self.max_alive:
-            # At the bound: on-demand covers missing READY spot of the *target* only, and spot gets what
-            # is left, so a spot slot stays free to recover into and on-demand is released as spot
-            # becomes READY (SkyServe's rule here would keep the on-demand forever and exceed the max).
-            spot_target = max(0, target - base)
-            dynamic = max(0, spot_target - ready_spot) if policy.dynamic_ondemand_fallback else 0
-            od_wanted = min(target, base + dynamic)
+            # At the bound (fixes #3255): on-demand fills what SkyServe would launch but leaves one slot to
+            # keep launching spot into while spot is missing; as spot becomes READY the on-demand shrinks,
+            # so the service converges back to spot instead of holding on-demand forever.
+            room_for_od = self.max_alive - ready_spot - 1
+            od_wanted = max(min(base, target), min(od_wanted, room_for_od))
             spot_wanted = min(spot_wanted, self.max_alive - od_wanted)
         spot_target, od_base = max(0, target - base), min(base, target)
         spot_slots = [("target", spot_target), ("overprovision", spot_wanted - spot_target)]
