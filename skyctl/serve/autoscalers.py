@@ -22,8 +22,8 @@ from skyctl.spec import ReplicaPolicy, ServiceSpec
 QPS_WINDOW_SECONDS = 60.0
 DECISION_INTERVAL_SECONDS = 20.0
 ZERO_TARGET_DECISION_INTERVAL_SECONDS = 5.0
-# Counters count *consecutive* decisions; after a gap this long (controller down) they start again.
-STALE_AFTER_SECONDS = 3 * DECISION_INTERVAL_SECONDS
+# Counters count *consecutive* decisions; after a gap of this many intervals (controller down) they restart.
+STALE_AFTER_INTERVALS = 3
 # Replicas that count as serving capacity for the instance-aware target (SkyServe's set plus PENDING,
 # which is only a launch queued a moment before PROVISIONING).
 _CAPACITY = frozenset({ReplicaStatus.PENDING, ReplicaStatus.PROVISIONING, ReplicaStatus.STARTING,
@@ -36,8 +36,11 @@ class RequestRateAutoscaler:
 
     kind = "request_rate"
 
-    def __init__(self, spec: ServiceSpec) -> None:
+    def __init__(self, spec: ServiceSpec, interval: float = DECISION_INTERVAL_SECONDS) -> None:
+        """`interval`: seconds between decisions (SkyServe's 20 s; tests and short-lived demos pass less);
+        the up/down delays are counted in decisions of this length."""
         self._policy = spec.service.replica_policy
+        self._interval = interval
         self._target = self._policy.min_replicas
         self._up = self._down = 0
         self._ever_ready = 0  # highest version ever seen READY (versions start at 1)
@@ -61,7 +64,9 @@ class RequestRateAutoscaler:
     def decision_interval(self, replicas: list[ReplicaView] | None = None) -> float:
         """20 s, or 5 s while the final target is 0 so a scaled-to-zero service wakes fast. SkyServe's
         rule depends on the target only; `replicas` is accepted so every autoscaler shares one call."""
-        return ZERO_TARGET_DECISION_INTERVAL_SECONDS if self.final_target == 0 else DECISION_INTERVAL_SECONDS
+        if self.final_target == 0:
+            return self._interval * ZERO_TARGET_DECISION_INTERVAL_SECONDS / DECISION_INTERVAL_SECONDS
+        return self._interval
 
     # -- the decision
     def decide(self, now: float, replicas: list[ReplicaView], qps: float, *, latest_version: int,
@@ -72,7 +77,7 @@ class RequestRateAutoscaler:
             self._ever_ready = max(self._ever_ready, latest_version)
         if self._ever_ready < latest_version and any(r.status in UNRECOVERABLE for r in latest):
             return []  # fail-fast: the app itself fails; relaunching would loop forever
-        if self._last_at is not None and now - self._last_at > STALE_AFTER_SECONDS:
+        if self._last_at is not None and now - self._last_at > STALE_AFTER_INTERVALS * self._interval:
             self._up = self._down = 0
         self._last_at, self._last_qps = now, max(0.0, qps)
         alive = [r for r in latest if r.status in ALIVE]
@@ -105,11 +110,11 @@ class RequestRateAutoscaler:
 
     @property
     def _up_threshold(self) -> int:
-        return int(self._policy.upscale_delay_seconds / DECISION_INTERVAL_SECONDS)
+        return int(self._policy.upscale_delay_seconds / self._interval)
 
     @property
     def _down_threshold(self) -> int:
-        return int(self._policy.downscale_delay_seconds / DECISION_INTERVAL_SECONDS)
+        return int(self._policy.downscale_delay_seconds / self._interval)
 
     def _clip(self, n: int) -> int:
         return max(self._policy.min_replicas, min(self._policy.effective_max_replicas, n))
@@ -149,7 +154,7 @@ class RequestRateAutoscaler:
         asks for it), with the dynamic state carried over. As SkyServe, the target jumps straight to the
         new spec's value for the last QPS (no hysteresis after an update) and the counters restart."""
         state = self.dump()
-        nxt = make_autoscaler(spec)
+        nxt = make_autoscaler(spec, self._interval)
         nxt.load(state)
         nxt._target = nxt._fresh_target()
         nxt._up = nxt._down = 0
@@ -235,13 +240,13 @@ class InstanceAwareFallbackAutoscaler(FallbackRequestRateAutoscaler, InstanceAwa
     kind = "instance_aware_fallback"
 
 
-def make_autoscaler(spec: ServiceSpec) -> RequestRateAutoscaler:
+def make_autoscaler(spec: ServiceSpec, interval: float = DECISION_INTERVAL_SECONDS) -> RequestRateAutoscaler:
     policy: ReplicaPolicy = spec.service.replica_policy
     if policy.use_ondemand_fallback:
         cls = InstanceAwareFallbackAutoscaler if policy.instance_aware else FallbackRequestRateAutoscaler
     else:
         cls = InstanceAwareRequestRateAutoscaler if policy.instance_aware else RequestRateAutoscaler
-    return cls(spec)
+    return cls(spec, interval)
 
 
 # The interface the controller uses (decide, decision_interval, dump/load, update_spec, target, final_target).
