@@ -121,3 +121,39 @@ def prune_request_counts(s: Session, service_id: int, before: float) -> None:
     for row in s.exec(select(RequestCount).where(RequestCount.service_id == service_id,
                                                  RequestCount.second < int(before))):
         s.delete(row)
+
+
+# -- controller queries (appended by the controller; the functions above are the shared contract) ---------
+def update_service(s: Session, service_id: int, **fields: object) -> ServiceRecord | None:
+    """Set only these columns of the service row, so concurrent writers of other columns (the CLI's
+    `down_requested_at`, `current_version`) are never overwritten by a stale copy."""
+    row = s.get(ServiceRecord, service_id)
+    if row is None:
+        return None
+    for name, value in fields.items():
+        setattr(row, name, value)
+    s.add(row)
+    return row
+
+
+def open_replicas(s: Session, service_id: int) -> list[ReplicaRecord]:
+    """Replicas not yet ended: alive ones and ended-in-status ones whose instance may still exist."""
+    return list(s.exec(select(ReplicaRecord).where(ReplicaRecord.service_id == service_id,
+                                                   col(ReplicaRecord.ended_at).is_(None))
+                       .order_by(ReplicaRecord.replica_id)))
+
+
+def ended_failures(s: Session, service_id: int, version: int, limit: int = 20) -> list[ReplicaRecord]:
+    """The most recent ended replicas of `version` in a failed status (fail-fast and `FAILED` status)."""
+    failed = ["FAILED", "FAILED_PROVISION", "FAILED_INITIAL_DELAY", "FAILED_PROBING", "FAILED_CLEANUP"]
+    return list(s.exec(select(ReplicaRecord).where(
+        ReplicaRecord.service_id == service_id, ReplicaRecord.version == version,
+        col(ReplicaRecord.ended_at).is_not(None), col(ReplicaRecord.status).in_(failed))
+        .order_by(col(ReplicaRecord.replica_id).desc()).limit(limit)))
+
+
+def ever_ready(s: Session, service_id: int, version: int) -> bool:
+    """Whether any replica of this version was ever READY (SkyServe's fail-fast looks at this)."""
+    return s.exec(select(ReplicaRecord.replica_id).where(
+        ReplicaRecord.service_id == service_id, ReplicaRecord.version == version,
+        col(ReplicaRecord.ready_at).is_not(None)).limit(1)).first() is not None
