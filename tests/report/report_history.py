@@ -90,6 +90,16 @@ def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     dispose_engines()
 
 
+def run_cli(args: list[str]) -> int:
+    """`skyctl cost-report ARGS` in-process through the real entry point (error boundary, exit codes).
+    Registers the group on the root app if the lead has not yet added it to `skyctl/cli/groups.py`."""
+    from skyctl.cli import cost_report, main
+
+    if not any(g.name == "cost-report" for g in main.app.registered_groups):
+        main.app.add_typer(cost_report.app, name="cost-report")
+    return main.run(["cost-report", *args])
+
+
 def write_catalog(tmp: Path) -> Path:
     path = tmp / "catalog.csv"
     path.write_text(CATALOG_CSV)
