@@ -51,7 +51,8 @@ class Upstream:
             n = int(dict(p.split("=") for p in scope["query_string"].decode().split("&"))["n"])
             await send({"type": "http.response.start", "status": 200, "headers": sse})
             for i in range(n):
-                await send({"type": "http.response.body", "body": f"data: {i}\n\n".encode(), "more_body": True})
+                event = f"data: {i}\n\n".encode()
+                await send({"type": "http.response.body", "body": event, "more_body": True})
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         elif path == "/gated":
             await send({"type": "http.response.start", "status": 200, "headers": sse})
@@ -71,7 +72,8 @@ class Upstream:
                     "headers": {k.decode(): v.decode() for k, v in scope["headers"]}}
             payload = json.dumps(echo).encode()
             await send({"type": "http.response.start", "status": 201,
-                        "headers": [(b"content-type", b"application/json"), (b"x-replica", self.name.encode()),
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"x-replica", self.name.encode()),
                                     (b"content-length", str(len(payload)).encode())]})
             await send({"type": "http.response.body", "body": payload})
 
@@ -132,7 +134,8 @@ def balancer(policy: Policy, endpoints: list[str], weights: list[float] | None =
              **kwargs: Any) -> Iterator[tuple[LoadBalancerApp, httpx.Client]]:
     """A LoadBalancerApp over `endpoints`, served for real; yields it and a client on its URL."""
     weights = weights or [1.0] * len(endpoints)
-    policy.set_backends([Backend(e, i + 1, w) for i, (e, w) in enumerate(zip(endpoints, weights, strict=True))])
+    pairs = zip(endpoints, weights, strict=True)
+    policy.set_backends([Backend(e, i + 1, w) for i, (e, w) in enumerate(pairs)])
     app = LoadBalancerApp(policy, **kwargs)
     with serving(app) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield app, client
