@@ -29,7 +29,7 @@ class ControllerConfig:
     max_concurrent_launches: int = _default_max_launches()
     launch_threads: int = 0  # 0: launches run inside the tick (deterministic); >0: a thread pool
     cleanup_retry_seconds: float = 10.0  # FAILED_CLEANUP: terminate is retried this often
-    decision_interval_seconds: float = 0.0  # 0: the autoscaler's own (20 s, 5 s at zero); >0 overrides
+    decision_interval_seconds: float = 20.0  # autoscaler decisions (a quarter of it at target 0)
     qps_window_seconds: float = 60.0  # request counts averaged over this window for the autoscaler
     lb_check_seconds: float = 2.0  # how often the controller process checks the load balancer is alive
 

@@ -173,7 +173,7 @@ class Controller:
             plan, self.plan_error = None, exc.message
             log.error("no launch plan for version %d: %s", svc.current_version, exc.message)
         if self._autoscaler is None:
-            self._autoscaler = make_autoscaler(spec)
+            self._autoscaler = make_autoscaler(spec, self.config.decision_interval_seconds)
             if svc.autoscaler_state:
                 self._autoscaler.load(svc.autoscaler_state)
             state = svc.placer_state
@@ -280,8 +280,7 @@ class Controller:
         decisions = self._autoscaler.decide(  # type: ignore[union-attr]
             now, views, qps, latest_version=svc.current_version, active_versions=list(svc.active_versions),
             update_mode=svc.update_mode)
-        every = self.config.decision_interval_seconds or self._autoscaler.decision_interval(views)  # type: ignore
-        self._next_decision = now + every
+        self._next_decision = now + self._autoscaler.decision_interval(views)  # type: ignore[union-attr]
         for d in decisions:
             if isinstance(d, ScaleUp):
                 self.launches.scale_up(d, now)

@@ -146,3 +146,54 @@ def spawn_controller(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 def kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, 9)
+
+
+class Rig:
+    """One controller in-process on a virtual clock, over the real local provider and a scripted prober.
+    Replica processes start in real time, so `tick_until` also waits a little real time between ticks."""
+
+    def __init__(self, name: str, spec: dict[str, Any], root: Path, *, config: Any = None,
+                 provider: Any = None, prober: Any = None, start: float = 1_000_000.0) -> None:
+        from providers.local import LocalProvider
+        from skyctl.clock import VirtualClock
+        from skyctl.serve.config import ControllerConfig
+        from skyctl.serve.controller import Controller
+
+        self.name = name
+        self.clock = VirtualClock(start)
+        self.provider = provider or LocalProvider(root, grace_seconds=2.0)
+        self.prober = prober or ScriptedProber()
+        self.config = config or ControllerConfig(decision_interval_seconds=1.0)
+        self.service_id = create_service(name, spec, now=self.clock.now())
+        self.controller = Controller(self.service_id, provider_factory=lambda _cloud: self.provider,
+                                     clock=self.clock, config=self.config, prober=self.prober)
+
+    def tick(self, n: int = 1, advance: float = 1.0) -> bool:
+        alive = True
+        for _ in range(n):
+            alive = self.controller.tick()
+            self.clock.advance(advance)
+        return alive
+
+    def tick_until(self, predicate: Callable[[], bool], what: str, max_ticks: int = 100,
+                   advance: float = 1.0, real_pause: float = 0.05) -> None:
+        for _ in range(max_ticks):
+            self.tick(advance=advance)
+            if predicate():
+                return
+            time.sleep(real_pause)
+        raise AssertionError(f"not {what} after {max_ticks} ticks: {statuses(self.service_id)}, "
+                             f"service {service(self.service_id).status}")
+
+    def rows(self) -> list[ReplicaRecord]:
+        return replicas(self.service_id)
+
+    def status_of(self) -> dict[int, str]:
+        return statuses(self.service_id)
+
+    def live_instances(self) -> list[Any]:
+        return [i for i in self.provider.list(self.name) if i.state.live]
+
+    def close(self) -> None:
+        self.controller.close()
+        self.provider.terminate([i.id for i in self.provider.list() if i.state.live])
