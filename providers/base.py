@@ -212,6 +212,15 @@ class Provider(abc.ABC):
     def terminate(self, ids: Iterable[str]) -> None:
         """Delete these instances; unknown or already terminated ids are not an error."""
 
+    def probe(self, timeout: float = 5.0) -> str:
+        """One identity call to the cloud (`skyctl check --probe`), within `timeout` seconds: who the
+        credentials are (an ARN, account or e-mail). Raises ProviderAuthError when they are refused,
+        TransientError when the cloud cannot be reached. Providers without a cloud answer locally."""
+        ok, reason = self.check()
+        if not ok:
+            raise ProviderAuthError(reason or "not usable", provider=self.name)
+        return self.name
+
     def status(self, ids: Iterable[str]) -> dict[str, Instance]:
         """The current view of these ids; ids the provider does not know are absent."""
         want = set(ids)
