@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -38,14 +39,18 @@ class _Cdp:
     def __init__(self, binary: str, profile: Path) -> None:
         to_chrome_r, self._w = os.pipe()
         self._r, from_chrome_w = os.pipe()
-        # The child sees our pipe ends as fds 3 and 4, where Chromium expects them.
-        cmd = f'exec 3<&{to_chrome_r} 4>&{from_chrome_w} {to_chrome_r}<&- {from_chrome_w}>&-; exec "$0" "$@"'
+        # Chromium wants the pipe on fds 3 and 4; lift the child's ends above any fd in use, then let bash
+        # move them down (the originals may themselves be 3 or 4).
+        hi_r, hi_w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (to_chrome_r, from_chrome_w))
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        cmd = f'exec 3<&{hi_r} 4>&{hi_w} {hi_r}<&- {hi_w}>&-; exec "$0" "$@"'
         self.proc = subprocess.Popen(
             ["bash", "-c", cmd, binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--remote-debugging-pipe", f"--user-data-dir={profile}", "--hide-scrollbars", "about:blank"],
-            pass_fds=(to_chrome_r, from_chrome_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
+            pass_fds=(hi_r, hi_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(hi_r)
+        os.close(hi_w)
         self._buf = b""
         self._next = 0
         self.events: list[dict[str, Any]] = []
@@ -101,7 +106,8 @@ def _problems(events: list[dict[str, Any]]) -> list[str]:
     for ev in events:
         method, p = ev.get("method"), ev.get("params", {})
         if method == "Runtime.exceptionThrown":
-            out.append(f"exception: {p['exceptionDetails'].get('text')}")
+            details = p["exceptionDetails"]
+            out.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
         elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
             out.append(f"console.{p['type']}: {[a.get('value') for a in p.get('args', [])]}")
         elif method == "Log.entryAdded" and p["entry"].get("level") in ("error", "warning"):
