@@ -8,8 +8,12 @@ since the last sync are flushed before the process exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -34,7 +38,7 @@ class LoadBalancerServer:
             self.app, host=host, port=port, lifespan="off", log_level="warning", access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             ssl_keyfile=tls.keyfile if tls else None, ssl_certfile=tls.certfile if tls else None)
-        self.server = uvicorn.Server(self.config)
+        self.server = _Server(self.config)
 
     async def serve(self) -> None:
         await self.syncer.sync_once()
@@ -53,6 +57,27 @@ class LoadBalancerServer:
     @property
     def started(self) -> bool:
         return self.server.started
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM once it has shut down, which would kill the process before
+    the last request counts are flushed; here SIGTERM/SIGINT only ask for the graceful shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        signals = (signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, self._ask_exit) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _ask_exit(self, _sig: int, _frame: object) -> None:
+        self.should_exit = True
 
 
 def configure_logging() -> None:
