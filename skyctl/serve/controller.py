@@ -312,14 +312,14 @@ class Controller:
         self.flush()
         statuses = [S(r.status) for r in self.rows.values()]
         latest = [r for r in [*self.rows.values(), *failures] if r.version == svc.current_version]
-        failed_fast = not ever_ready and any(S(r.status) in UNRECOVERABLE for r in latest)
+        failed = sorted((r for r in latest if S(r.status).failed), key=lambda r: -r.replica_id)
+        failed_fast = not ever_ready and any(S(r.status) in UNRECOVERABLE for r in failed)
         message = None
         if S.READY in statuses:
             status = ServiceStatus.READY
-        elif failed_fast or (failures and not any(s in ALIVE for s in statuses)):
+        elif failed_fast or (failed and not any(s in ALIVE for s in statuses)):
             status = ServiceStatus.FAILED
-            message = next((r.failure for r in sorted(latest, key=lambda r: -r.replica_id)
-                            if S(r.status).failed and r.failure), None)
+            message = next((r.failure for r in failed if r.failure), None)
         elif any(s in ALIVE for s in statuses):
             status = ServiceStatus.REPLICA_INIT
         else:

@@ -113,7 +113,8 @@ def test_spot_capacity_error_moves_to_the_next_zone(rigs: list[Rig], tmp_path: P
     row = rig.rows()[0]
     assert row.zone == "local-b" and row.instance_id is not None and row.launch_attempts == 2
     assert row.price_per_hour == SPOT_PRICES["local-b"]
-    assert rig.controller.placer.dump()  # the capacity error was recorded by the placer
+    backoff = service(rig.service_id).placer_state["backoff"]  # the placer learnt, and it is persisted
+    assert [(b["location"]["zone"], b["spot"], b["errors"]) for b in backoff] == [("local-a", True, 1)]
 
 
 def test_no_capacity_anywhere_is_failed_provision_with_the_reasons(rigs: list[Rig], tmp_path: Path) -> None:
