@@ -52,7 +52,7 @@ _SPEND_HEAD = ["HOURS", "SPOT", "ON-DEMAND", "OVERPROV", "FALLBACK", "COST", "AL
 
 
 def _spend(sp: Spend) -> str:
-    return (_num(round(sp.hours, 6), f"{sp.hours:,.1f}") + _money(sp.spot) + _money(sp.ondemand)
+    return (_num(round(sp.hours, 6), f"{sp.hours:,.2f}") + _money(sp.spot) + _money(sp.ondemand)
             + _money(sp.by_purpose.get("overprovision", 0.0)) + _money(sp.by_purpose.get("fallback", 0.0))
             + _money(sp.cost) + _money(sp.ondemand_equivalent) + _money(sp.saving)
             + _num(sp.saving_pct if sp.saving_pct is not None else "", fmt.percent(sp.saving_pct)))

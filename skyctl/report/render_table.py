@@ -24,7 +24,7 @@ def _table(title: str, columns: list[str], right_from: int) -> Table:
 
 
 def _spend_cells(sp: Spend) -> list[str]:
-    return [f"{sp.hours:,.1f}", fmt.usd(sp.spot), fmt.usd(sp.ondemand),
+    return [f"{sp.hours:,.2f}", fmt.usd(sp.spot), fmt.usd(sp.ondemand),
             fmt.usd(sp.by_purpose.get("overprovision", 0.0)), fmt.usd(sp.by_purpose.get("fallback", 0.0)),
             fmt.usd(sp.cost), fmt.usd(sp.ondemand_equivalent), fmt.usd(sp.saving),
             fmt.percent(sp.saving_pct)]
@@ -62,7 +62,9 @@ def render_tables(report: Report) -> list[RenderableType]:
     for d in report.days:
         days.add_row(d.date, fmt.usd(d.spot), fmt.usd(d.ondemand), fmt.usd(d.store), fmt.usd(d.total))
     out.append(days)
-    if report.store_included:
+    if report.store_included and not report.buckets:
+        out.append(Text("Virtual buckets: no storage, egress or requests in this window"))
+    elif report.store_included:
         st = _table("Virtual buckets", ["BUCKET", "REGION", "GB-HOURS", "STORAGE", "EGRESS GB", "EGRESS",
                                         "REQUESTS", "REQUESTS $", "COST"], right_from=2)
         for b in report.buckets:
