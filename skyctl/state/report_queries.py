@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Integer, cast, func
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from skyctl.state.db import read_session
+from skyctl.errors import Failure
+from skyctl.state.db import db_url, read_session
 from skyctl.state.serve_tables import ReplicaRecord, ServiceRecord
 from skyctl.state.store_tables import Replica, RequestRecord, Transfer, VBucket
 
@@ -74,6 +76,15 @@ def read_snapshot(since: float, until: float, *, service: str | None = None, inc
                   engine: Engine | None = None) -> Snapshot:
     """Services (all, or those named `service`) with the replicas billed in [since, until), and the
     store's usage in that window."""
+    try:
+        return _read(since, until, service, include_store, engine)
+    except SQLAlchemyError as e:
+        url = engine.url.render_as_string(hide_password=True) if engine is not None else db_url()
+        raise Failure(f"cannot read the state database at {url}: {str(e).splitlines()[0]}") from e
+
+
+def _read(since: float, until: float, service: str | None, include_store: bool,
+          engine: Engine | None) -> Snapshot:
     with read_session(engine) as s:
         names = list(s.exec(select(ServiceRecord.name).distinct().order_by(col(ServiceRecord.name))))
         q = select(ServiceRecord).order_by(col(ServiceRecord.name), col(ServiceRecord.id))

@@ -28,7 +28,7 @@ from report_history import (
     run_cli,
 )
 
-from skyctl.state import get_engine, write_session
+from skyctl.state import dispose_engines, get_engine, write_session
 from skyctl.state.store_tables import Replica, VBucket
 
 __all__ = ["history"]  # the fixture, imported for pytest
@@ -173,3 +173,16 @@ def test_default_window_is_last_30_days_and_unpriced_regions_are_noted(history: 
     assert any("azure:eastus" in n for n in rep["notes"])
     # Before the window, chat/7 (10-30 .. 10-31) is inside the 30 days now.
     assert ("chat", 7) in {(r["service"], r["replica_id"]) for r in rep["replicas"]}
+
+
+def test_unreadable_database_is_a_one_line_failure(tmp_path: Path, monkeypatch, capsys) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("SKYCTL_DB_URL", f"sqlite:///{junk}")
+    capsys.readouterr()
+    try:
+        assert run_cli(["--now", NOW]) == 1
+    finally:
+        dispose_engines()
+    err = capsys.readouterr().err
+    assert "cannot read the state database" in err and str(junk) in err and "Traceback" not in err
