@@ -8,7 +8,6 @@ controller is running.
 
 from __future__ import annotations
 
-import hashlib
 import socket
 from collections.abc import Mapping
 from dataclasses import replace
@@ -18,6 +17,7 @@ from skyctl.clock import REAL_CLOCK, Clock
 from skyctl.errors import UserError, did_you_mean
 from skyctl.serve import controller_process as procs
 from skyctl.serve import paths
+from skyctl.serve.load_balancer.proxy import key_digest
 from skyctl.serve.plan import LaunchPlan, launch_candidates
 from skyctl.serve.status import ReplicaStatus, ServiceStatus
 from skyctl.serve.views import ServiceInfo
@@ -54,7 +54,7 @@ def up(path: str | Path, *, name: str | None = None, envs: Mapping[str, str] | N
         svc = ServiceRecord(name=name, status=ServiceStatus.CONTROLLER_INIT, created_at=now,
                             load_balancing_policy=spec.service.load_balancing_policy,
                             lb_port=_free_lb_port(s), tls=spec.service.tls is not None,
-                            api_key_sha256=hash_api_key(api_key) if api_key else None)
+                            api_key_sha256=key_digest(api_key) if api_key else None)
         s.add(svc)
         s.flush()
         repo.add_version(s, _version_row(svc, 1, spec, path, now))
@@ -177,10 +177,6 @@ def service_name(name: str) -> str:
         raise UserError("must start with a letter and hold only letters, digits, '-', '_' or '.' "
                         "(at most 63)", field="name", value=name, fix="pass a valid name with -n NAME")
     return name
-
-
-def hash_api_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _load(path: str | Path, envs: Mapping[str, str] | None) -> ServiceSpec:
