@@ -84,7 +84,13 @@ def fetcher(cloud: str) -> Fetcher:
     if cloud not in LIVE_CLOUDS:
         raise UserError("no live price source for this cloud", field="--cloud", value=cloud,
                         fix=f"use one of {', '.join(LIVE_CLOUDS)}")
-    return importlib.import_module(f"skyctl.catalog.live_{cloud}").fetch
+    try:
+        module = importlib.import_module(f"skyctl.catalog.live_{cloud}")
+    except ModuleNotFoundError as e:
+        if e.name != f"skyctl.catalog.live_{cloud}":
+            raise
+        raise RefreshError(f"{cloud}: no live price source in this version of skyctl") from None
+    return module.fetch
 
 
 def refresh(clouds: Sequence[str] = LIVE_CLOUDS, *, regions: set[str] | None = None,

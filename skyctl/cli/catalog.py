@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from skyctl.catalog import gpu_specs, load_catalog
-from skyctl.cli.output import console, print_json, table, want_json
+from skyctl.catalog.refresh import LIVE_CLOUDS, refresh
+from skyctl.cli.output import console, err_console, print_json, table, want_json
+from skyctl.errors import UserError, did_you_mean
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -71,4 +74,37 @@ def gpus(
              _num(s.fp16_tflops), s.source) for s in specs]
     columns = ["GPU", "MEMORY GB", "BW GB/s", "BF16 TFLOP/s", "FP16 TFLOP/s", "SOURCE"]
     t = table("GPU specs (dense, no sparsity)", columns, rows, _justify)
+    console.print(t)
+
+
+@app.command("refresh")
+def refresh_cmd(
+    ctx: typer.Context,
+    cloud: list[str] | None = typer.Option(None, "--cloud", help="aws, gcp or azure (repeatable; default: "
+                                           "all three)."),
+    region: list[str] | None = typer.Option(None, "--region", help="Only these regions (repeatable)."),
+    json_: bool = typer.Option(False, "--json", help="A JSON summary of what changed."),
+) -> None:
+    """Update $SKYCTL_HOME/catalog.csv from live price APIs, atomically (a failure keeps the old file)."""
+    clouds = [c.strip().lower() for c in cloud] if cloud else list(LIVE_CLOUDS)
+    for c in clouds:
+        if c not in LIVE_CLOUDS:
+            raise UserError("no live price source for this cloud", field="--cloud", value=c,
+                            fix=did_you_mean(c, LIVE_CLOUDS) or f"use one of {', '.join(LIVE_CLOUDS)}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), console=err_console,
+                  transient=True) as bar:
+        task = bar.add_task("fetching prices", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total or None)
+
+        result = refresh(clouds, regions=set(region) if region else None, progress=progress)
+    summary = [{"cloud": c.cloud, "updated": c.updated, "added": c.added, "kept": c.kept, "source": c.source}
+               for c in result.clouds]
+    if want_json(ctx, json_):
+        print_json({"path": str(result.path), "rows": result.rows, "clouds": summary})
+        return
+    rows = [(s["cloud"], s["updated"], s["added"], s["kept"], s["source"]) for s in summary]
+    t = table(f"catalog refreshed: {result.rows} offerings in {result.path}",
+              ["CLOUD", "UPDATED", "ADDED", "KEPT (no live price)", "SOURCE"], rows)
     console.print(t)
