@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from skyctl.report import fmt
-from skyctl.report.model import Report, Spend
+from skyctl.report.model import RECORDED, Report, Spend
 from skyctl.report.window import iso
 
 _LIVE = {"PENDING", "PROVISIONING", "STARTING", "READY", "NOT_READY", "SHUTTING_DOWN"}
@@ -45,7 +45,7 @@ def render_tables(report: Report) -> list[RenderableType]:
         status = Text(fmt.status(r), style="" if r.status in _LIVE else "dim")
         reps.add_row(fmt.replica_name(r), f"v{r.version}", fmt.when(r.launched_at), fmt.duration(r.hours),
                      fmt.resources(r), r.purpose, status,
-                     fmt.rate(r.price_per_hour) + ("*" if r.price_source != "recorded" else ""),
+                     fmt.rate(r.price_per_hour) + ("*" if r.price_source != RECORDED else ""),
                      fmt.usd(r.cost))
     out.append(reps)
     svc = _table("Services", ["SERVICE", "REPLICAS", *_SPEND_COLS], right_from=1)
