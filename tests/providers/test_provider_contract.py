@@ -123,3 +123,24 @@ def test_check_and_locations(harness: Harness) -> None:
     locs = harness.provider.locations(spot=False)
     assert locs and all(loc.cloud and loc.region and loc.zone for loc in locs)
     assert len({str(loc) for loc in locs}) == len(locs)
+
+
+def test_crash_between_launch_and_record_then_reconcile(harness: Harness) -> None:
+    """The controller wrote two replica rows (with their keys), launched both, and died before recording
+    the instance ids. After a restart only the cloud knows them: `list` must find them by tag with their
+    keys, relaunching a recorded key adopts its instance, and an unrecorded one is removed as ours."""
+    h, svc = harness, f"crash-{uuid.uuid4().hex[:6]}"
+    zone = h.provider.locations(spot=False)[0].zone
+    for replica in ("1", "2"):
+        h.provider.launch(_spec(svc, replica, spot=False, zone=zone))  # the ids are lost with the crash
+    found = {i.idempotency_key: i for i in h.provider.list(svc) if i.state.live}
+    assert set(found) == {f"{svc}-1-k", f"{svc}-2-k"}
+    assert {i.replica_id for i in found.values()} == {"1", "2"}
+    adopted = h.provider.launch(_spec(svc, "1", spot=False, zone=zone))
+    assert adopted.id == found[f"{svc}-1-k"].id
+    orphan = found[f"{svc}-2-k"].id
+    h.provider.terminate([orphan])
+    assert h.provider.status([orphan])[orphan].state == State.TERMINATED
+    assert [i.id for i in h.provider.list(svc) if i.state.live] == [adopted.id]
+    h.provider.terminate([adopted.id])
+    assert h.leftovers(svc) == []
