@@ -4,8 +4,8 @@ through the `Prober` interface, and /proc scans for anything left running."""
 
 from __future__ import annotations
 
-import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -143,9 +143,23 @@ def spawn_controller(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         log.close()
 
 
-def kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, 9)
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def kill_service_processes() -> None:
+    """Finalizers: SIGKILL every controller and load balancer any service row records, if still alive."""
+    from providers import local_process as proc
+
+    with read_session() as s:
+        rows = repo.all_services(s)
+    for row in rows:
+        for pid, started in ((row.controller_pid, row.controller_start_time),
+                             (row.lb_pid, row.lb_start_time)):
+            if pid and proc.is_alive(pid, started):
+                os.kill(pid, 9)
 
 
 class Rig:
