@@ -34,6 +34,7 @@ import pulp
 
 from solvers.melange.backend import resolve_solver, run
 from solvers.melange.errors import ProblemError
+from solvers.melange.ilp import _var as new_var  # PuLP 3.3+/older compatible variable creation
 
 ON_DEMAND_RATIO = 3.0  # the paper's on-demand price / spot price
 
@@ -112,11 +113,12 @@ def blocks(capacity: np.ndarray, cold: int) -> list[tuple[int, int]]:
     ends = [*starts[1:], capacity.shape[1]]
     out: list[tuple[int, int]] = []
     for s, e in zip(starts, ends, strict=True):
-        head, tail = min(e, s + cold + 1), max(s + cold + 1, e - cold)
+        head = min(e, s + cold + 1)
+        tail = max(head, e - cold)
         out.extend((t, t + 1) for t in range(s, head))
         if head < tail:
             out.append((head, tail))
-        out.extend((t, t + 1) for t in range(max(head, tail), e))
+        out.extend((t, t + 1) for t in range(tail, e))
     return out
 
 
@@ -138,7 +140,7 @@ def solve(problem: SpotProblem, *, solver: str | None = None, time_limit: float 
     # rows 0..n_zones-1: spot zones; row n_zones: on-demand
     bound = np.vstack([np.minimum(cap, problem.target), np.full((1, n), problem.target)])
     price = [*spot_price.tolist(), od_price]
-    alive = [[pulp.LpVariable(f"a{z}_{b}", 0, int(bound[z, s]), cat=pulp.LpInteger)
+    alive = [[new_var(model, f"a{z}_{b}", 0, int(bound[z, s]), pulp.LpInteger)
               for b, (s, _) in enumerate(spans)] for z in range(n_zones + 1)]
     model += pulp.lpSum(price[z] * hours * (e - s) * alive[z][b]
                         for z in range(n_zones + 1) for b, (s, e) in enumerate(spans))
@@ -148,7 +150,7 @@ def solve(problem: SpotProblem, *, solver: str | None = None, time_limit: float 
             continue
         ready = []
         for z in range(n_zones + 1):
-            r = pulp.LpVariable(f"r{z}_{b}", 0, problem.target)
+            r = new_var(model, f"r{z}_{b}", 0, problem.target, pulp.LpContinuous)
             for k in sorted({int(block_of[t]) for t in range(s - problem.cold, s + 1)}):
                 model += r <= alive[z][k]
             ready.append(r)
