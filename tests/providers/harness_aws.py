@@ -49,7 +49,9 @@ def fault_proxy() -> FaultProxy:
     return proxy
 
 
+@functools.cache
 def session() -> Any:
+    """One boto3 session for all providers of the test run: its loader caches the parsed EC2 model."""
     import boto3
 
     return boto3.Session(**CREDS)
