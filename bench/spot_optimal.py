@@ -62,7 +62,8 @@ def main() -> None:
                 t0 = time.perf_counter()
                 full = solve(problem, aggregate=False)
                 same = full.status == "optimal" and abs(full.cost - s.cost) < 1e-6 * max(1.0, s.cost)
-                checks.append(f"{time.perf_counter() - t0:.1f} ({'yes' if same else 'NO'})")
+                verdict = "yes" if same else f"NO: {full.status}, {full.cost_pct:.2f}% vs {s.cost_pct:.2f}%"
+                checks.append(f"{time.perf_counter() - t0:.1f} ({verdict})")
         print(f"| {label} | {ARTIFACT_COST[name]} | {statistics.mean(costs):.1f} ({min(costs):.1f}-"
               f"{max(costs):.1f}) | {statistics.mean(avails):.1f} | {statistics.median(nblocks):.0f} | "
               f"{statistics.median(secs):.2f}, {max(secs):.2f} | {', '.join(checks) or '-'} |", flush=True)
