@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from skyctl.cli.output import table
@@ -76,7 +77,7 @@ def service_tables(infos: list[ServiceInfo]) -> list[Table]:
     services = [(i.name, i.version, _duration(now - i.uptime_start) if i.uptime_start else "-", i.status,
                  f"{i.ready}/{i.alive}", f"{i.cost_per_hour:.4f}", i.endpoint or "-") for i in infos]
     replicas = [(i.name, r.id, r.version, r.endpoint or "-", _ago(r.launched_at, now), r.infra(),
-                 r.resources(), _money(r.price_per_hour), r.status + (f" ({r.failure})" if r.failure and
+                 escape(r.resources()), _money(r.price_per_hour), r.status + (f" ({r.failure})" if r.failure and
                                                                        r.status != "READY" else ""))
                 for i in infos for r in i.shown_replicas]
     columns = ["NAME", "VERSION", "UPTIME", "STATUS", "REPLICAS", "$/H", "ENDPOINT"]

@@ -27,10 +27,13 @@ FAST_ENV = {
 
 
 def http_service_yaml(name: str, *, replicas: int = 2, spot: bool = True, extra_env: str = "") -> str:
-    """A service of tiny Python HTTP servers on the local provider, spread over two zones."""
+    """A service of tiny Python HTTP servers on the local provider; spot replicas spread over two zones
+    (SkyServe's dynamic_fallback placer)."""
     envs = f"envs:\n  {extra_env}\n" if extra_env else ""
+    placer = "    spot_placer: dynamic_fallback\n" if spot else ""
     return (f"name: {name}\nservice:\n  readiness_probe:\n    path: /\n    initial_delay_seconds: 60\n"
-            f"    timeout_seconds: 2\n  replicas: {replicas}\nresources:\n  cloud: local\n"
+            f"    timeout_seconds: 2\n  replica_policy:\n    min_replicas: {replicas}\n{placer}"
+            "resources:\n  cloud: local\n"
             f"  use_spot: {str(spot).lower()}\n  any_of:\n    - zone: local-a\n    - zone: local-b\n"
             f"{envs}run: {HTTP_RUN}\n")
 

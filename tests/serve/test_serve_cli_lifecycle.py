@@ -71,6 +71,7 @@ def test_up_traffic_preempt_restart_update_down(cli: Cli, monkeypatch: pytest.Mo
     pid = _controller_pid(cli, "web")
     assert pid
     os.kill(pid, signal.SIGKILL)
+    cli.run("serve", "status", "web")  # any serve command restarts a dead controller
     wait_for(lambda: _controller_pid(cli, "web") != pid, 30, "a restarted controller")
     after = cli.service("web")
     assert {r["id"] for r in after["replicas"]} == before
