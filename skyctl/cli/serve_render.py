@@ -13,7 +13,7 @@ from skyctl.cli.output import table
 
 if TYPE_CHECKING:  # the CLI starts without loading the serve stack
     from skyctl.serve.plan import LaunchPlan
-    from skyctl.serve.views import ServiceInfo
+    from skyctl.serve.views import ReplicaInfo, ServiceInfo
     from skyctl.spec import ServiceSpec
 
 _RIGHT = {"ID", "VERSION", "$/H", "SPOT $/H", "ON-DEMAND $/H"}
@@ -77,13 +77,17 @@ def service_tables(infos: list[ServiceInfo]) -> list[Table]:
     services = [(i.name, i.version, _duration(now - i.uptime_start) if i.uptime_start else "-", i.status,
                  f"{i.ready}/{i.alive}", f"{i.cost_per_hour:.4f}", i.endpoint or "-") for i in infos]
     replicas = [(i.name, r.id, r.version, r.endpoint or "-", _ago(r.launched_at, now), r.infra(),
-                 escape(r.resources()), _money(r.price_per_hour), r.status + (f" ({r.failure})" if r.failure and
-                                                                       r.status != "READY" else ""))
+                 escape(r.resources()), _money(r.price_per_hour), _status(r))
                 for i in infos for r in i.shown_replicas]
     columns = ["NAME", "VERSION", "UPTIME", "STATUS", "REPLICAS", "$/H", "ENDPOINT"]
     return [table("Services", columns, services, _justify),
             table("Service Replicas", ["SERVICE_NAME", "ID", "VERSION", "ENDPOINT", "LAUNCHED", "INFRA",
                                        "RESOURCES", "$/H", "STATUS"], replicas, _justify)]
+
+
+def _status(r: ReplicaInfo) -> str:
+    """The status, with the reason of a failure or an end (escaped: reasons may hold brackets)."""
+    return r.status + (f" ({escape(r.failure)})" if r.failure and r.status != "READY" else "")
 
 
 def progress_line(info: ServiceInfo) -> str:
