@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from skyctl.check import enabled_clouds
 from skyctl.clock import REAL_CLOCK, Clock
 from skyctl.errors import UserError, did_you_mean
 from skyctl.serve import controller_process as procs
@@ -33,7 +34,7 @@ LB_PORTS = range(30001, 30100)  # SkyServe's load-balancer port range, widened
 def validate(path: str | Path, envs: Mapping[str, str] | None = None) -> tuple[ServiceSpec, LaunchPlan]:
     """Parse the YAML and compute where replicas could go, launching nothing."""
     spec = _load(path, envs)
-    return spec, launch_candidates(spec, enabled_clouds=_enabled_clouds())
+    return spec, launch_candidates(spec, enabled_clouds=enabled_clouds())
 
 
 def up(path: str | Path, *, name: str | None = None, envs: Mapping[str, str] | None = None,
@@ -197,15 +198,6 @@ def _version_row(svc: ServiceRecord, number: int, spec: ServiceSpec, path: str |
                  now: float) -> ServiceVersion:
     return ServiceVersion(service_id=svc.id, version=number, spec=spec.to_dict(), spec_hash=spec.version,
                           replica_digest=spec.replica_digest, source=str(path), created_at=now)
-
-
-def _enabled_clouds() -> set[str] | None:
-    """Clouds with credentials, when `skyctl check` is available; None lets the plan consider all."""
-    try:
-        from skyctl.check import enabled_clouds
-    except ImportError:
-        return None
-    return enabled_clouds()
 
 
 def _live(s, name: str) -> ServiceRecord:  # type: ignore[no-untyped-def]
