@@ -31,17 +31,26 @@ def _envs(pairs: list[str] | None) -> dict[str, str]:
 @app.command("validate")
 def validate(ctx: typer.Context, file: Path = typer.Argument(..., help="Service YAML."),
              env: list[str] = ENV_OPT, json_: bool = JSON_OPT) -> None:
-    """Check a service YAML and show the launch plan (candidate locations and prices); launches nothing."""
+    """Check a service YAML and show the launch plan (candidate locations and prices); launches nothing.
+    The plan covers every cloud; `serve up` uses only the enabled ones (`skyctl check`)."""
+    from skyctl.check import enabled_clouds
     from skyctl.serve import service
     from skyctl.serve.plan import plan_to_dict
 
-    spec, plan = service.validate(file, _envs(env))
+    spec, plan = service.validate(file, _envs(env), only_enabled=False)
+    enabled = sorted(enabled_clouds())
+    usable = [c for c in plan.candidates if c.location.cloud in enabled]
     if want_json(ctx, json_):
-        print_json({"spec": spec.to_dict(), "plan": plan_to_dict(plan)})
+        print_json({"spec": spec.to_dict(), "plan": plan_to_dict(plan), "enabled_clouds": enabled,
+                    "usable_candidates": len(usable)})
         return
     console.print(spec_summary(spec))
     for t in plan_tables(plan):
         console.print(t)
+    disabled = sorted({c.location.cloud for c in plan.candidates} - set(enabled))
+    if disabled:
+        console.print(f"Not enabled: {', '.join(disabled)} (`skyctl check` says why); `serve up` would use "
+                      f"{len(usable)} of these {len(plan.candidates)} locations.")
 
 
 @app.command("up")

@@ -31,10 +31,12 @@ from skyctl.state.serve_tables import ServiceRecord, ServiceVersion
 LB_PORTS = range(30001, 30100)  # SkyServe's load-balancer port range, widened
 
 
-def validate(path: str | Path, envs: Mapping[str, str] | None = None) -> tuple[ServiceSpec, LaunchPlan]:
-    """Parse the YAML and compute where replicas could go, launching nothing."""
+def validate(path: str | Path, envs: Mapping[str, str] | None = None, *,
+             only_enabled: bool = True) -> tuple[ServiceSpec, LaunchPlan]:
+    """Parse the YAML and compute where replicas could go, launching nothing. `only_enabled=False` plans
+    over every cloud, so a user without credentials yet still sees prices (`serve validate`)."""
     spec = _load(path, envs)
-    return spec, launch_candidates(spec, enabled_clouds=enabled_clouds())
+    return spec, launch_candidates(spec, enabled_clouds=enabled_clouds() if only_enabled else None)
 
 
 def up(path: str | Path, *, name: str | None = None, envs: Mapping[str, str] | None = None,
