@@ -8,12 +8,13 @@ from typing import Any
 from providers.base import Provider
 from skyctl.errors import UserError, did_you_mean
 
-# name -> "module:Class"; the simulated provider registers here when it lands.
+# name -> "module:Class"
 PROVIDERS: dict[str, str] = {
     "local": "providers.local:LocalProvider",
     "aws": "providers.aws:AWSProvider",
     "gcp": "providers.gcp:GCPProvider",
     "azure": "providers.azure:AzureProvider",
+    "sim": "providers.sim:SimProvider",
 }
 
 
