@@ -45,8 +45,26 @@ def provider_for(cloud: str) -> Provider:
 
 # -- controller -----------------------------------------------------------------------------------------
 def start_controller(name: str) -> int:
-    """Spawn the service's controller; it records its own pid once it holds the lock (a second one exits)."""
-    return _spawn([sys.executable, "-m", "skyctl.serve.controller", name], paths.controller_log(name))
+    """Spawn the service's controller; it records its own pid in the service row once it holds the lock
+    (a second one exits). Until then the spawn note below tells `ensure_controller` one is on its way."""
+    pid = _spawn([sys.executable, "-m", "skyctl.serve.controller", name], paths.controller_log(name))
+    note = _spawn_note(name)
+    note.with_suffix(".tmp").write_text(f"{pid} {proc.start_time(pid)}")
+    note.with_suffix(".tmp").replace(note)
+    return pid
+
+
+def _spawn_note(name: str) -> Path:
+    return paths.service_dir(name) / "controller.spawned"
+
+
+def _starting(name: str) -> bool:
+    """A controller spawned by `start_controller` is still alive (importing, or waiting for the lock)."""
+    try:
+        pid, started = _spawn_note(name).read_text().split()
+    except (FileNotFoundError, ValueError):
+        return False
+    return proc.is_alive(int(pid), None if started == "None" else int(started))
 
 
 def controller_alive(row: ServiceRecord) -> bool:
@@ -72,7 +90,7 @@ def ensure_controller(name: str) -> bool:
         row = repo.live_service(s, name)
     if row is None or row.down_requested_at is not None:
         return False
-    if not (controller_alive(row) or lock_held(name)):
+    if not (controller_alive(row) or _starting(name) or lock_held(name)):
         start_controller(name)
     return True
 
