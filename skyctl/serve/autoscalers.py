@@ -241,7 +241,14 @@ class InstanceAwareFallbackAutoscaler(FallbackRequestRateAutoscaler, InstanceAwa
 
 
 def make_autoscaler(spec: ServiceSpec, interval: float = DECISION_INTERVAL_SECONDS) -> RequestRateAutoscaler:
+    """The autoscaler the spec implies; `spot_placer: skyctl` gets skyctl's hedging autoscaler
+    (skyctl/serve/hedge_autoscaler.py), with or without on-demand fallback."""
     policy: ReplicaPolicy = spec.service.replica_policy
+    if policy.spot_placer == "skyctl":
+        from skyctl.serve import hedge_autoscaler as hedge  # it subclasses the classes above
+
+        return (hedge.InstanceAwareHedgeAutoscaler if policy.instance_aware else hedge.HedgeAutoscaler)(
+            spec, interval)
     if policy.use_ondemand_fallback:
         cls = InstanceAwareFallbackAutoscaler if policy.instance_aware else FallbackRequestRateAutoscaler
     else:

@@ -26,10 +26,15 @@ BACKOFF_MAX_SECONDS = 960.0
 
 
 def make_placer(spec: ServiceSpec, plan: LaunchPlan) -> Placer:
-    """The placer the spec asks for: `spot_placer` unset -> CheapestPlacer; `dynamic_fallback` (and, until
-    skyctl's own placer lands, `skyctl`) -> DynamicFallbackPlacer."""
-    if spec.service.replica_policy.spot_placer is None:
+    """The placer the spec asks for: `spot_placer` unset -> CheapestPlacer; `dynamic_fallback` ->
+    DynamicFallbackPlacer; `skyctl` -> HedgePlacer (skyctl/serve/hedge_placer.py)."""
+    policy = spec.service.replica_policy
+    if policy.spot_placer is None:
         return CheapestPlacer(plan)
+    if policy.spot_placer == "skyctl":
+        from skyctl.serve.hedge_placer import HedgePlacer  # it builds on CheapestPlacer below
+
+        return HedgePlacer(plan, floor_extra=policy.num_overprovision)
     return DynamicFallbackPlacer(plan)
 
 
@@ -76,7 +81,7 @@ class CheapestPlacer:
 
     def dump(self) -> dict[str, Any]:
         return {"kind": self.kind,
-                "backoff": [{"location": _loc_to_dict(loc), "spot": spot, "errors": b.errors,
+                "backoff": [{"location": location_to_dict(loc), "spot": spot, "errors": b.errors,
                              "until": b.until} for (loc, spot), b in self._backoff.items()]}
 
     def load(self, state: dict[str, Any]) -> None:
@@ -87,7 +92,7 @@ class CheapestPlacer:
         known = {c.location for c in self.plan.candidates}
         for item in state.get("backoff") or []:
             try:
-                loc = _loc_from_dict(item["location"])
+                loc = location_from_dict(item["location"])
                 entry = _Backoff(int(item["errors"]), float(item["until"]))
                 spot = bool(item["spot"])
             except (KeyError, TypeError, ValueError):
@@ -121,8 +126,6 @@ class DynamicFallbackPlacer:
     sequence those relaunches would pick if each attempt failed (same rule, applied to a copy of the
     statuses), so the replica manager can walk it in one launch. Unlike SkyServe, the statuses survive a
     controller restart through `dump`/`load`.
-
-    `spot_placer: skyctl` uses this placer too until skyctl's availability-aware placer exists.
     """
 
     kind = "dynamic_fallback"
@@ -170,7 +173,7 @@ class DynamicFallbackPlacer:
 
     def dump(self) -> dict[str, Any]:
         return {"kind": self.kind,
-                "locations": [{"location": _loc_to_dict(loc), "status": s.value}
+                "locations": [{"location": location_to_dict(loc), "status": s.value}
                               for loc, s in self.status.items()],
                 "ondemand": self.ondemand.dump()}
 
@@ -181,7 +184,7 @@ class DynamicFallbackPlacer:
             return
         for item in state.get("locations") or []:
             try:
-                loc, status = _loc_from_dict(item["location"]), LocationStatus(item["status"])
+                loc, status = location_from_dict(item["location"]), LocationStatus(item["status"])
             except (KeyError, TypeError, ValueError):
                 continue
             if loc in self.status:
@@ -201,10 +204,10 @@ def _mark_preempted(status: dict[Location, LocationStatus], location: Location, 
             status[loc] = LocationStatus.ACTIVE
 
 
-def _loc_to_dict(loc: Location) -> dict[str, str | None]:
+def location_to_dict(loc: Location) -> dict[str, str | None]:
     return {"cloud": loc.cloud, "region": loc.region, "zone": loc.zone}
 
 
-def _loc_from_dict(data: Any) -> Location:
+def location_from_dict(data: Any) -> Location:
     zone = data["zone"]
     return Location(str(data["cloud"]), str(data["region"]), None if zone is None else str(zone))

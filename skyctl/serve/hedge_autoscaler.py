@@ -1,0 +1,201 @@
+"""The autoscaler for `spot_placer: skyctl`: SkyServe's fallback autoscaler with two changes.
+
+1. Over-provisioning sized to an availability target instead of a fixed integer. A spot replica is
+   preempted at rate `rate` (per hour, observed) and is back READY a window `W` later (observed time to
+   READY plus one decision interval to notice and relaunch), so each replica slot is down a fraction
+   `p = rate*W / (1 + rate*W)` of the time (alternating renewal). With `target + e` independent replicas,
+   P[ready >= target] = P[Binomial(target + e, p) <= e]; `e` is the smallest value, from the spec's
+   `num_overprovision` (the floor) up to `target` (at most doubling the fleet), with that probability
+   >= AVAILABILITY_TARGET. `e` rises at once and drops only after the lower value has held for the spec's
+   `downscale_delay_seconds`, so a calm period ends at the floor without flapping. Correlated loss of a
+   whole zone is the placer's job (caps), not this model's.
+2. On-demand fallback covers READY spot missing from the *target* (not from the over-provisioned count:
+   the extras are the hedge), and is released only once enough spot replicas have been READY for
+   ONDEMAND_HOLD_SECONDS (scaled to the decision interval), so it does not flap.
+
+Observations come from the replica views the controller passes each decision: a spot replica seen alive
+that is then PREEMPTED, or gone without this autoscaler having scaled it down and without a failed row,
+counts as a preemption; first READY gives the time to READY; alive spot replicas accrue exposure. The
+statistics are a `LocationStats` (decayed, hierarchical) and round-trip through `dump`/`load`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from providers.base import Location
+from skyctl.serve.autoscalers import (
+    DECISION_INTERVAL_SECONDS,
+    FallbackRequestRateAutoscaler,
+    InstanceAwareRequestRateAutoscaler,
+    _reach,
+)
+from skyctl.serve.hedge_stats import LocationStats
+from skyctl.serve.placers import location_from_dict, location_to_dict
+from skyctl.serve.status import ALIVE, ReplicaStatus
+from skyctl.serve.types import Decision, ReplicaView, ScaleDown
+from skyctl.spec import ServiceSpec
+
+AVAILABILITY_TARGET = 0.999
+ONDEMAND_HOLD_SECONDS = 600.0  # at the default 20 s decision interval; scaled with the interval
+MAX_EXTRA_PER_TARGET = 1.0
+
+
+def ready_probability(target: int, extra: int, p_down: float) -> float:
+    """P[at most `extra` of `target + extra` independent replicas are down], each down with `p_down`."""
+    n = target + extra
+    return sum(math.comb(n, k) * p_down ** k * (1 - p_down) ** (n - k) for k in range(0, extra + 1))
+
+
+def overprovision(target: int, rate_per_hour: float, window_seconds: float, *, floor: int, cap: int,
+                  availability: float | None = None) -> int:
+    """The smallest extra in [floor, max(floor, cap)] meeting the availability target (the cap if none)."""
+    goal = AVAILABILITY_TARGET if availability is None else availability
+    if target <= 0:
+        return floor
+    x = max(0.0, rate_per_hour) * max(0.0, window_seconds) / 3600.0
+    p = x / (1.0 + x)
+    top = max(floor, cap)
+    return next((e for e in range(floor, top + 1) if ready_probability(target, e, p) >= goal), top)
+
+
+class HedgeAutoscaler(FallbackRequestRateAutoscaler):
+    kind = "skyctl"
+
+    def __init__(self, spec: ServiceSpec, interval: float = DECISION_INTERVAL_SECONDS) -> None:
+        super().__init__(spec, interval)
+        self.stats = LocationStats()
+        self._extra = self._policy.num_overprovision
+        self._extra_low_since: float | None = None
+        self._now = 0.0
+        self._tracked: dict[int, tuple[Location, bool, bool]] = {}  # id -> (location, spot, ready seen)
+        self._released: set[int] = set()  # ids this autoscaler scaled down (their end is no preemption)
+
+    @property
+    def extra(self) -> int:
+        return self._extra
+
+    @property
+    def final_target(self) -> int:
+        return self._target + self._extra
+
+    @property
+    def max_alive(self) -> int:
+        return self._policy.effective_max_replicas + self._extra
+
+    @property
+    def hold_seconds(self) -> float:
+        return ONDEMAND_HOLD_SECONDS * self._interval / DECISION_INTERVAL_SECONDS
+
+    def decide(self, now: float, replicas: list[ReplicaView], qps: float, **kwargs: Any) -> list[Decision]:
+        self._now = now
+        self._observe(now, replicas)
+        decisions = super().decide(now, replicas, qps, **kwargs)
+        self._released |= {d.replica_id for d in decisions if isinstance(d, ScaleDown)}
+        return decisions
+
+    # -- statistics from the views
+    def _observe(self, now: float, replicas: list[ReplicaView]) -> None:
+        by_id = {r.replica_id: r for r in replicas}
+        for rid, (loc, spot, _) in list(self._tracked.items()):
+            r = by_id.get(rid)
+            if r is not None and r.status in ALIVE:
+                continue
+            del self._tracked[rid]
+            vanished = r is None and rid not in self._released
+            if spot and (vanished or (r is not None and r.status is ReplicaStatus.PREEMPTED)):
+                self.stats.record_preemption(loc, now)
+        self._released &= set(by_id)
+        for r in replicas:
+            if r.status not in ALIVE or r.location is None:
+                continue
+            loc, spot, seen = self._tracked.get(r.replica_id, (r.location, r.spot, False))
+            if not seen and r.ready_at is not None and r.launched_at is not None:
+                self.stats.record_ready(loc, r.ready_at - r.launched_at, now)
+                seen = True
+            self._tracked[r.replica_id] = (loc, spot, seen)
+        self.stats.set_live(Counter(loc for loc, spot, _ in self._tracked.values() if spot), now)
+
+    def observed_rate(self) -> float:
+        """Preemptions per replica-hour where the spot replicas are (the whole service's when none is)."""
+        spots = [loc for loc, spot, _ in self._tracked.values() if spot]
+        if not spots:
+            return self.stats.preemption_rate(None, self._now)
+        return sum(self.stats.preemption_rate(loc, self._now) for loc in spots) / len(spots)
+
+    def recovery_window(self) -> float:
+        """Seconds a preempted slot stays down: time to READY plus one decision to notice and relaunch."""
+        return self.stats.seconds_to_ready(None, self._now) + self._interval
+
+    # -- the extra, re-sized whenever the target is
+    def _step(self, candidate: int) -> None:
+        super()._step(candidate)
+        floor = self._policy.num_overprovision
+        cap = max(floor, math.ceil(MAX_EXTRA_PER_TARGET * self._target))
+        want = overprovision(self._target, self.observed_rate(), self.recovery_window(), floor=floor, cap=cap)
+        if want >= self._extra or self._target == 0:
+            self._extra, self._extra_low_since = want, None
+        elif self._extra_low_since is None:
+            self._extra_low_since = self._now
+        if (self._extra_low_since is not None
+                and self._now - self._extra_low_since >= self._policy.downscale_delay_seconds):
+            self._extra, self._extra_low_since = want, None
+
+    # -- spot and on-demand counts
+    def _latest_decisions(self, alive: list[ReplicaView]) -> list[Decision]:
+        policy, target = self._policy, self._target
+        base = policy.base_ondemand_fallback_replicas
+        spot = [r for r in alive if r.spot]
+        ondemand = [r for r in alive if not r.spot]
+        spot_target, od_base = max(0, target - base), min(base, target)
+        spot_wanted = max(0, self.final_target - base)
+        ready = [r for r in spot if r.status == ReplicaStatus.READY]
+        stable = sum(r.ready_at is not None and self._now - r.ready_at >= self.hold_seconds for r in ready)
+        od_now = od_keep = od_base
+        if policy.dynamic_ondemand_fallback:
+            od_now = min(target, base + max(0, spot_target - len(ready)))
+            od_keep = min(target, base + max(0, spot_target - stable))
+        od_wanted = max(od_now, min(len(ondemand), od_keep))
+        if spot_wanted + od_wanted > self.max_alive:
+            # The #3255 bound: spot keeps one slot to launch into while on-demand covers the rest.
+            od_wanted = max(od_base, min(od_wanted, self.max_alive - len(ready) - 1))
+            spot_wanted = min(spot_wanted, self.max_alive - od_wanted)
+        spot_slots = [("target", spot_target), ("overprovision", spot_wanted - spot_target)]
+        od_slots = [("base_ondemand", od_base), ("fallback", od_wanted - od_base)]
+        return [*_reach(spot, spot_wanted, True, spot_slots, self._victim_key),
+                *_reach(ondemand, od_wanted, False, od_slots, self._victim_key)]
+
+    # -- persistence
+    def dump(self) -> dict[str, Any]:
+        return {**super().dump(), "extra": self._extra, "extra_low_since": self._extra_low_since,
+                "stats": self.stats.dump(), "released": sorted(self._released),
+                "tracked": [{"id": rid, "location": location_to_dict(loc), "spot": spot, "ready_seen": seen}
+                            for rid, (loc, spot, seen) in sorted(self._tracked.items())]}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore a dump; a dump of another autoscaler type (no hedge keys) keeps the fresh defaults."""
+        super().load(state)
+        extra = state.get("extra")
+        if isinstance(extra, int) and not isinstance(extra, bool) and extra >= 0:
+            self._extra = max(extra, self._policy.num_overprovision)
+        since = state.get("extra_low_since")
+        self._extra_low_since = float(since) if isinstance(since, int | float) else None
+        self.stats.load(state.get("stats"))
+        self._released = {int(i) for i in state.get("released") or [] if isinstance(i, int)}
+        self._tracked = {}
+        for item in state.get("tracked") or []:
+            try:
+                self._tracked[int(item["id"])] = (location_from_dict(item["location"]), bool(item["spot"]),
+                                                  bool(item["ready_seen"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+        at = state.get("last_decision_at")
+        self._now = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else self._now
+
+
+class InstanceAwareHedgeAutoscaler(HedgeAutoscaler, InstanceAwareRequestRateAutoscaler):
+    """Per-accelerator targets (`target_qps_per_replica` map) with skyctl's hedging."""
+
+    kind = "instance_aware_skyctl"

@@ -1,0 +1,130 @@
+"""skyctl's spot placer (`spot_placer: skyctl`): rank locations by expected cost per *useful* replica-hour,
+learned from decayed per-location statistics, under caps on spot replicas per zone and per region.
+
+Score of a spot candidate (lower is better), with the location's estimates from `LocationStats`:
+
+    useful = q / (1 + rate * (T + DISRUPTION_SECONDS) / 3600)        score = spot_price / useful
+
+`rate` = preemptions per replica-hour, `T` = seconds to READY (a cold start paid for and lost at every
+preemption), `DISRUPTION_SECONDS` = what a preemption costs beyond that (the on-demand cover launched and
+held meanwhile, the risk of dipping below target), `q` = probability that a launch there succeeds.
+
+Caps, for a fleet of `S` spot replicas once this one is placed, over the `Z` zones and `R` regions whose
+score is within `USABLE_SCORE_RATIO` of the best (a hopeless zone must not force replicas into itself):
+
+    per zone:   k_z = max(1, e0, ceil(S / Z))
+    per region: k_r = max(1, e0, ceil(S / R)), and at most S - 1 when R >= MIN_REGIONS (spread over >= 2)
+
+`e0` is the spec's `num_overprovision`, the floor the autoscaler never goes below: with enough locations
+(Z >= S / e0) one zone holds at most e0 replicas, so losing that zone leaves at least the target. Locations
+within their caps come first (best score first); those that would exceed a cap follow, least exceeded
+first, because a crowded zone still beats no replica when every other location is out of capacity.
+On-demand replicas (fallback) go to the cheapest on-demand location, with capacity backoff.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from providers.base import Location
+from skyctl.serve.hedge_stats import LocationStats
+from skyctl.serve.placers import CheapestPlacer
+from skyctl.serve.plan import LaunchPlan
+from skyctl.serve.types import Candidate
+
+DISRUPTION_SECONDS = 1800.0  # ~ on-demand/spot price ratio (3) x (cold start + on-demand hold), in spot time
+USABLE_SCORE_RATIO = 2.0
+MIN_REGIONS = 2
+
+
+def spot_caps(total: int, floor_extra: int, zones: int, regions: int) -> tuple[int, int]:
+    """(per-zone cap, per-region cap) for `total` spot replicas over `zones` zones and `regions` regions."""
+    k_zone = max(1, floor_extra, math.ceil(total / max(1, zones)))
+    k_region = max(1, floor_extra, math.ceil(total / max(1, regions)))
+    if regions >= MIN_REGIONS and total >= 2:
+        k_region = min(k_region, total - 1)
+    return min(k_zone, k_region), k_region
+
+
+class HedgePlacer:
+    kind = "skyctl"
+
+    def __init__(self, plan: LaunchPlan, floor_extra: int = 0) -> None:
+        self.plan = plan
+        self.floor_extra = floor_extra
+        self._spot = plan.ranked(spot=True)
+        self._rank = {id(c): r for c, r in zip(plan.candidates, plan.rank, strict=True)}
+        self._order = {id(c): i for i, c in enumerate(self._spot)}
+        self.stats = LocationStats()
+        self.ondemand = CheapestPlacer(plan)
+
+    # -- ranking
+    def score(self, c: Candidate, now: float) -> float:
+        """Expected $ per useful spot replica-hour at this candidate."""
+        loc = c.location
+        rate = self.stats.preemption_rate(loc, now)
+        lost = self.stats.seconds_to_ready(loc, now) + DISRUPTION_SECONDS
+        useful = self.stats.launch_success(loc, now) / (1.0 + rate * lost / 3600.0)
+        return (c.spot_price or 0.0) / max(useful, 1e-9)
+
+    def choose(self, *, spot: bool, live_spot: list[Location], now: float) -> list[Candidate]:
+        if not spot:
+            return self.ondemand.choose(spot=False, live_spot=live_spot, now=now)
+        self.stats.set_live(Counter(live_spot), now)
+        if not self._spot:
+            return []
+        scores = {id(c): self.score(c, now) for c in self._spot}
+        best = min(scores.values())
+        usable = [c.location for c in self._spot if scores[id(c)] <= USABLE_SCORE_RATIO * best]
+        k_zone, k_region = spot_caps(len(live_spot) + 1, self.floor_extra, len(set(usable)),
+                                     len({_region(loc) for loc in usable}))
+        per_zone = Counter(live_spot)
+        per_region = Counter(_region(loc) for loc in live_spot)
+
+        def key(c: Candidate) -> tuple:
+            over = (max(0, per_zone[c.location] + 1 - k_zone)
+                    + max(0, per_region[_region(c.location)] + 1 - k_region))
+            return (over, self._rank[id(c)], scores[id(c)], self._order[id(c)])
+
+        return sorted(self._spot, key=key)
+
+    # -- events
+    def on_launched(self, location: Location, *, spot: bool, now: float) -> None:
+        if not spot:
+            self.ondemand.on_launched(location, spot=False, now=now)
+            return
+        self.stats.record_launch(location, ok=True, now=now)
+        self.stats.add_live(location, +1, now)
+
+    def on_capacity_error(self, location: Location, *, spot: bool, now: float) -> None:
+        """Only capacity errors reach here (quota, auth and user errors end the launch without a call)."""
+        if not spot:
+            self.ondemand.on_capacity_error(location, spot=False, now=now)
+            return
+        self.stats.record_launch(location, ok=False, now=now)
+
+    def on_preempted(self, location: Location, *, now: float) -> None:
+        self.stats.record_preemption(location, now)
+        self.stats.add_live(location, -1, now)
+
+    def on_ready(self, location: Location, *, spot: bool, seconds_to_ready: float, now: float) -> None:
+        """Both modes: the cold start depends on the machine and image, not on how it is billed."""
+        self.stats.record_ready(location, seconds_to_ready, now)
+
+    # -- persistence
+    def dump(self) -> dict[str, Any]:
+        return {"kind": self.kind, "stats": self.stats.dump(), "ondemand": self.ondemand.dump()}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore a dump (another placer's dump, e.g. after switching from dynamic_fallback, is ignored:
+        its marks are not statistics); places no longer in the plan simply stop being asked about."""
+        if not isinstance(state, dict) or state.get("kind") != self.kind:
+            return
+        self.stats.load(state.get("stats"))
+        self.ondemand.load(state.get("ondemand") or {})
+
+
+def _region(loc: Location) -> tuple[str, str]:
+    return loc.cloud, loc.region
