@@ -10,6 +10,8 @@ from typing import Any
 from skyctl.errors import UserError
 
 ENV_PREFIX = "SKYCTL_SERVE_"
+# Intervals that divide or pace the loop: zero would spin or divide by zero.
+_POSITIVE = frozenset({"tick_seconds", "decision_interval_seconds", "qps_window_seconds"})
 
 
 def _default_max_launches() -> int:
@@ -48,8 +50,9 @@ class ControllerConfig:
             except ValueError:
                 raise UserError("not a number", field=ENV_PREFIX + f.name.upper(), value=raw,
                                 fix=f"set it to a{'n integer' if kind is int else ' number'}") from None
-            if value < 0:
-                raise UserError("must be >= 0", field=ENV_PREFIX + f.name.upper(), value=raw,
-                                fix="set a non-negative value or unset it")
+            if value < 0 or (value == 0 and f.name in _POSITIVE):
+                bound = "> 0" if f.name in _POSITIVE else ">= 0"
+                raise UserError(f"must be {bound}", field=ENV_PREFIX + f.name.upper(), value=raw,
+                                fix=f"set a value {bound} or unset it")
             values[f.name] = value
         return replace(cls(), **{**values, **overrides})

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 
 from providers.base import Provider
+from skyctl.check import enabled_clouds
 from skyctl.clock import REAL_CLOCK, Clock
 from skyctl.errors import UserError
 from skyctl.serve import replica_manager as rm
@@ -45,11 +46,7 @@ S = ReplicaStatus
 
 
 def default_plan(spec: ServiceSpec) -> LaunchPlan:
-    """The launch plan over the clouds with credentials (all with a provider when that is unknown)."""
-    try:
-        from skyctl.check import enabled_clouds
-    except ImportError:
-        return launch_candidates(spec)
+    """The launch plan over the clouds with credentials (`skyctl check`)."""
     return launch_candidates(spec, enabled_clouds=enabled_clouds())
 
 

@@ -112,5 +112,7 @@ def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ControllerConfig.from_env({}).probe_failure_timeout_seconds == 180.0
     with pytest.raises(UserError, match=r"SKYCTL_SERVE_LAUNCH_RETRIES: not a number \(got 'x'\)"):
         ControllerConfig.from_env({"SKYCTL_SERVE_LAUNCH_RETRIES": "x"})
-    with pytest.raises(UserError, match="SKYCTL_SERVE_TICK_SECONDS: must be >= 0"):
-        ControllerConfig.from_env({"SKYCTL_SERVE_TICK_SECONDS": "-1"})
+    with pytest.raises(UserError, match="SKYCTL_SERVE_DRAIN_SECONDS: must be >= 0"):
+        ControllerConfig.from_env({"SKYCTL_SERVE_DRAIN_SECONDS": "-1"})
+    with pytest.raises(UserError, match="SKYCTL_SERVE_DECISION_INTERVAL_SECONDS: must be > 0"):
+        ControllerConfig.from_env({"SKYCTL_SERVE_DECISION_INTERVAL_SECONDS": "0"})
