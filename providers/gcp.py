@@ -76,6 +76,7 @@ class GCPProvider(CloudVMProvider):
         self.project = project or next((os.environ[e] for e in PROJECT_ENVS if os.environ.get(e)), None)
         self.spot_termination_action = spot_termination_action
         self.timeout = timeout
+        self._rpc = {"timeout": timeout, "retry": None}  # our own bounded retry (providers.retry) decides
         self._sdk: tuple[Any, Any, Any] | None = None
 
     def check(self) -> tuple[bool, str | None]:
@@ -103,7 +104,7 @@ class GCPProvider(CloudVMProvider):
         try:
             op = instances.insert(request=c.InsertInstanceRequest(
                 project=self.project, zone=rec.zone, instance_resource=body, request_id=request_id),
-                timeout=self.timeout)
+                **self._rpc)
         except _conflict() as exc:  # the deterministic name exists already: an earlier try created it
             if "alreadyExists" not in str(exc) and "already exists" not in str(exc):
                 raise
@@ -115,7 +116,7 @@ class GCPProvider(CloudVMProvider):
         flt = f'labels.{TAG_SERVICE} = "{label_value(service)}"' if service else None
         request = c.AggregatedListInstancesRequest(project=self.project, filter=flt)
         out = {}
-        for scope, scoped in instances.aggregated_list(request=request, timeout=self.timeout):
+        for scope, scoped in instances.aggregated_list(request=request, **self._rpc):
             for inst in scoped.instances:
                 labels = dict(inst.labels)
                 if TAG_SERVICE not in labels:
@@ -136,14 +137,14 @@ class GCPProvider(CloudVMProvider):
     def _delete(self, rec: VMRecord) -> None:
         c, instances, _ = self._clients()
         try:
-            inst = instances.get(project=self.project, zone=rec.zone, instance=rec.id, timeout=self.timeout)
+            inst = instances.get(project=self.project, zone=rec.zone, instance=rec.id, **self._rpc)
             labels = {**dict(inst.labels), STOP_LABEL: "terminated"}
             op = instances.set_labels(project=self.project, zone=rec.zone, instance=rec.id,
                                       instances_set_labels_request_resource=c.InstancesSetLabelsRequest(
                                           labels=labels, label_fingerprint=inst.label_fingerprint),
-                                      timeout=self.timeout)
+                                      **self._rpc)
             self._wait(rec.zone, op.name)
-            op = instances.delete(project=self.project, zone=rec.zone, instance=rec.id, timeout=self.timeout)
+            op = instances.delete(project=self.project, zone=rec.zone, instance=rec.id, **self._rpc)
             self._wait(rec.zone, op.name)
         except _not_found():
             return
@@ -153,7 +154,7 @@ class GCPProvider(CloudVMProvider):
         request = c.ListZoneOperationsRequest(project=self.project, zone=rec.zone,
                                               filter=f'operationType = "{PREEMPTED_OP}"')
         try:
-            hits = [o for o in ops.list(request=request, timeout=self.timeout)
+            hits = [o for o in ops.list(request=request, **self._rpc)
                     if o.target_link.rsplit("/", 1)[-1] == rec.id]
         except Exception as exc:  # the reason is detail; a failed lookup must not hide the preemption
             return f"spot VM stopped or gone without a delete from skyctl (operations lookup failed: {exc})"
@@ -222,7 +223,8 @@ class GCPProvider(CloudVMProvider):
         c, _, ops = self._clients()
         start = time.monotonic()
         while time.monotonic() - start < deadline_s:
-            op = ops.wait(project=self.project, zone=zone, operation=op_name, timeout=self.timeout + 120)
+            op = ops.wait(project=self.project, zone=zone, operation=op_name, retry=None,
+                          timeout=self.timeout + 120)
             if op.status == c.Operation.Status.DONE:
                 if op.error and op.error.errors:
                     raise OperationError(zone, [(e.code, e.message) for e in op.error.errors])

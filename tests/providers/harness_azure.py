@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
-from provider_harness import Harness
 
 from providers.azure import AzureProvider
 from providers.base import Instance
 from providers.fakes.arm import FakeARM
 from providers.fakes.server import FakeServer
 from providers.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from provider_harness import Harness
 
 NAME = "azure"
 SUBSCRIPTION, GROUP = "00000000-0000-0000-0000-000000000001", "skyctl-test"
@@ -48,6 +51,8 @@ def leftovers(service: str) -> list[str]:
 
 
 def build(tmp_path: Path) -> Harness:
+    from provider_harness import Harness  # here: provider_harness imports this module to discover it
+
     hook("reset")
     azure = provider(tmp_path / "azure-ledger")
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
-from provider_harness import Harness
 
 from providers.base import Instance
 from providers.fakes.gce import FakeGCE
 from providers.fakes.server import FakeServer
 from providers.gcp import GCPProvider
 from providers.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from provider_harness import Harness
 
 NAME = "gcp"
 PROJECT = "skyctl-test"
@@ -47,6 +50,8 @@ def leftovers(service: str) -> list[str]:
 
 
 def build(tmp_path: Path) -> Harness:
+    from provider_harness import Harness  # here: provider_harness imports this module to discover it
+
     hook("reset")
     gcp = provider(tmp_path / "gcp-ledger")
 
