@@ -8,9 +8,10 @@ judged mostly on what it did since. An estimate at a node shrinks towards its pa
 
     estimate(node) = (num(node) + w * estimate(parent)) / (den(node) + w)
 
-with `w` the prior weight (in denominator units) and the root's parent a fixed prior. An unseen zone so
-inherits its region's estimate, and a preemption in one zone also raises its region's rate a little, and
-through it every sibling zone's (preemptions correlate within a region). Reads never change the state;
+with `w` the prior weight (in denominator units) and the root's parent a fixed prior. Evidence counts fully
+at its location and by a factor `POOLING` less at each level above. An unseen zone so inherits its
+region's estimate, and a preemption in one zone also raises its region's rate a little, and through it
+every sibling zone's (preemptions correlate within a region). Reads never change the state;
 only events do, so the same events at the same clock values give the same numbers, and `dump`/`load`
 (plain JSON) carries them across a controller restart. Details and tuning: docs/serve-spot-hedging.md.
 """
@@ -38,6 +39,11 @@ PRIOR_LAUNCH_SUCCESS = 0.9
 PRIOR_LAUNCH_ATTEMPTS = 2.0
 PRIOR_SECONDS_TO_READY = 300.0
 PRIOR_READY_COUNT = 1.0
+
+# Each level up the tree gets this share of a location's evidence (both numerator and denominator): a
+# region learns from its zones, but less surely than they do, so a preemption in one zone raises its
+# siblings' rates only a little (about a third of its own rise, with the priors above).
+POOLING = 0.25
 
 ROOT = "*"
 
@@ -173,10 +179,10 @@ class LocationStats:
     # -- internals
     def _add(self, loc: Location, stat: str, num: float, den: float, now: float) -> None:
         half_life = _half_life(stat)
-        for key in node_keys(loc):
+        for level, key in enumerate(node_keys(loc)):
             pair = self._nodes.setdefault(key, _Node()).sums[stat]
-            pair[0].add(num, now, half_life)
-            pair[1].add(den, now, half_life)
+            pair[0].add(num * POOLING ** level, now, half_life)
+            pair[1].add(den * POOLING ** level, now, half_life)
 
     def _accrue(self, now: float) -> None:
         """Add the decayed integral of live replica-hours over [live_since, now] to every node above."""
@@ -186,8 +192,9 @@ class LocationStats:
             # integral over the interval of 2^-(now - s)/H ds, in hours
             hours = half_life * (1 - 0.5 ** (dt / half_life)) / math.log(2) / 3600.0
             for leaf, n in self._live.items():
-                for key in _ancestors(leaf):
-                    self._nodes.setdefault(key, _Node()).sums["preempt"][1].add(n * hours, now, half_life)
+                for level, key in enumerate(_ancestors(leaf)):
+                    self._nodes.setdefault(key, _Node()).sums["preempt"][1].add(
+                        n * hours * POOLING ** level, now, half_life)
         if self._live_since is None or now > self._live_since:
             self._live_since = now
 
