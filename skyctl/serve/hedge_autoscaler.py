@@ -11,7 +11,9 @@
    whole zone is the placer's job (caps), not this model's.
 2. On-demand fallback covers READY spot missing from the *target* (not from the over-provisioned count:
    the extras are the hedge), and is released only once enough spot replicas have been READY for
-   ONDEMAND_HOLD_SECONDS (scaled to the decision interval), so it does not flap.
+   ONDEMAND_HOLD_SECONDS (scaled to the decision interval), so it does not flap. The hold never takes
+   the fleet past `max_replicas + extra` (SkyServe #3255 bound): at that bound every wanted spot replica,
+   extras included, is READY, and the held on-demand goes.
 
 Observations come from the replica views the controller passes each decision: a spot replica seen alive
 that is then PREEMPTED, or gone without this autoscaler having scaled it down and without a failed row,
