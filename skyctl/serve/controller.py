@@ -18,7 +18,7 @@ import logging
 import math
 from collections.abc import Callable
 
-from providers.base import Provider
+from providers.base import Provider, State
 from skyctl.check import enabled_clouds
 from skyctl.clock import REAL_CLOCK, Clock
 from skyctl.errors import UserError
@@ -27,6 +27,7 @@ from skyctl.serve import rollout
 from skyctl.serve.autoscalers import make_autoscaler
 from skyctl.serve.config import ControllerConfig
 from skyctl.serve.controller_process import provider_for, teardown_service
+from skyctl.serve.controller_store import ControllerStore, SqlStore
 from skyctl.serve.failpoints import BEFORE_TERMINATE, failpoint
 from skyctl.serve.launcher import Launcher, make_launcher
 from skyctl.serve.launching import LaunchManager
@@ -35,10 +36,8 @@ from skyctl.serve.plan import LaunchPlan, launch_candidates
 from skyctl.serve.prober import HttpProber, Prober, ProbeResult, ProbeTarget
 from skyctl.serve.reconcile import Inventory, match
 from skyctl.serve.status import ALIVE, UNRECOVERABLE, ReplicaStatus, ServiceStatus
-from skyctl.serve.types import ReplicaView, ScaleDown, ScaleUp
+from skyctl.serve.types import Placer, ReplicaView, ScaleDown, ScaleUp
 from skyctl.spec import ServiceSpec, spec_from_dict
-from skyctl.state import read_session, write_session
-from skyctl.state import serve_repo as repo
 from skyctl.state.serve_tables import ReplicaRecord, ServiceRecord
 
 log = logging.getLogger("skyctl.serve.controller")
@@ -54,8 +53,14 @@ class Controller:
     def __init__(self, service_id: int, *, provider_factory: Callable[[str], Provider] | None = None,
                  clock: Clock = REAL_CLOCK, config: ControllerConfig | None = None,
                  prober: Prober | None = None, launcher: Launcher | None = None,
-                 plan_factory: Callable[[ServiceSpec], LaunchPlan] = default_plan) -> None:
+                 plan_factory: Callable[[ServiceSpec], LaunchPlan] = default_plan,
+                 placer_factory: Callable[[ServiceSpec, LaunchPlan], Placer] = make_placer,
+                 store: ControllerStore | None = None) -> None:
+        """`store`: where rows live (the database by default; the simulator keeps them in memory).
+        `placer_factory`: the spec's placer by default; the simulator plugs in its baseline placers."""
         self.service_id = service_id
+        self.store: ControllerStore = store or SqlStore()
+        self.placer_factory = placer_factory
         self.providers = provider_factory or provider_for
         self.clock = clock
         self.config = config or ControllerConfig.from_env()
@@ -108,26 +113,20 @@ class Controller:
 
     # -- read -----------------------------------------------------------------------------------------------
     def _load(self, now: float) -> tuple[ServiceRecord, list[ReplicaRecord], bool, float] | None:
-        window = self.config.qps_window_seconds
-        with read_session() as s:
-            svc = repo.service_by_id(s, self.service_id)
-            if svc is None or svc.down_at is not None:
-                return None
-            rows = repo.open_replicas(s, self.service_id)
-            failures = repo.ended_failures(s, self.service_id, svc.current_version)
-            ever_ready = repo.ever_ready(s, self.service_id, svc.current_version)
-            qps = repo.request_count(s, self.service_id, now - window, now) / window if window else 0.0
-            if self._clouds is None:
-                self._clouds = {r.cloud for r in repo.replicas(s, self.service_id) if r.cloud}
-        self.name = svc.name
-        self.rows = {r.replica_id: r for r in rows}
-        self._saved = {r.replica_id: r.model_dump() for r in rows}
-        return svc, failures, ever_ready, qps
+        snap = self.store.load(self.service_id, now, self.config.qps_window_seconds,
+                               with_clouds=self._clouds is None)
+        if snap is None:
+            return None
+        if snap.clouds is not None:
+            self._clouds = snap.clouds
+        self.name = snap.service.name
+        self.rows = {r.replica_id: r for r in snap.rows}
+        self._saved = {r.replica_id: r.model_dump() for r in snap.rows}
+        return snap.service, snap.failures, snap.ever_ready, snap.qps
 
     def spec(self, version: int) -> ServiceSpec:
         if version not in self._specs:
-            with read_session() as s:
-                row = repo.version(s, self.service_id, version)
+            row = self.store.version(self.service_id, version)
             if row is None:
                 raise LookupError(f"service {self.service_id} has no version {version}")
             self._specs[version] = spec_from_dict(row.spec)
@@ -144,9 +143,7 @@ class Controller:
         dirty = [r for rid, r in self.rows.items() if r.model_dump() != self._saved.get(rid)]
         if not dirty:
             return
-        with write_session() as s:
-            for row in dirty:
-                s.merge(row)
+        self.store.save_rows(dirty)
         for row in dirty:
             self._saved[row.replica_id] = row.model_dump()
 
@@ -179,7 +176,7 @@ class Controller:
             state = self.placer.dump() if self.placer else svc.placer_state
             self._next_decision = now
         self.plan = plan
-        self.placer = make_placer(spec, plan) if plan else None
+        self.placer = self.placer_factory(spec, plan) if plan else None
         if self.placer and state:
             self.placer.load(state)
         digest = self._digests[svc.current_version]
@@ -228,9 +225,15 @@ class Controller:
         targets = []
         for rid, row in self.rows.items():
             inst = inv.matched.get(rid)
-            if S(row.status) not in rm.PROBED or not row.endpoint or inst is None or not inst.state.live:
+            if not row.endpoint or inst is None or not inst.state.live:
                 continue
-            every = (self.config.starting_probe_interval_seconds if S(row.status) is S.STARTING
+            # A PROVISIONING row whose instance the provider already reports RUNNING is probed now, not a
+            # tick later after the STARTING step: READY is seen as soon as the replica answers.
+            starting = S(row.status) is S.STARTING or (S(row.status) is S.PROVISIONING
+                                                        and inst.state is State.RUNNING)
+            if S(row.status) not in rm.PROBED and not starting:
+                continue
+            every = (self.config.starting_probe_interval_seconds if starting
                      else self.config.probe_interval_seconds)
             if now - self._last_probe.get(rid, -math.inf) >= every:
                 self._last_probe[rid] = now
@@ -283,8 +286,7 @@ class Controller:
                 self.launches.scale_up(d, now)
             elif isinstance(d, ScaleDown):
                 self._scale_down(d, now)
-        with write_session() as s:
-            repo.prune_request_counts(s, self.service_id, now - 2 * self.config.qps_window_seconds)
+        self.store.prune_request_counts(self.service_id, now - 2 * self.config.qps_window_seconds)
 
     def _scale_down(self, d: ScaleDown, now: float) -> None:
         row = self.rows.get(d.replica_id)
@@ -331,8 +333,7 @@ class Controller:
                   "autoscaler_state": self._autoscaler.dump() if self._autoscaler else svc.autoscaler_state,
                   "placer_state": self.placer.dump() if self.placer else svc.placer_state,
                   "controller_heartbeat": now}
-        with write_session() as s:
-            repo.update_service(s, self.service_id, **fields)
+        self.store.update_service(self.service_id, **fields)
 
 
 def main(argv: list[str] | None = None) -> int:

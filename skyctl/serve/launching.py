@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from providers.base import CapacityError, LaunchSpec, ProviderError, State, TransientError
 from skyctl.serve import replica_manager as rm
@@ -21,9 +21,7 @@ from skyctl.serve.launcher import Launcher, LaunchJob, LaunchOutcome
 from skyctl.serve.reconcile import Inventory, needs_relaunch
 from skyctl.serve.status import ALIVE, ReplicaStatus
 from skyctl.serve.types import Candidate, ScaleUp
-from skyctl.state import serve_repo as repo
-from skyctl.state import write_session
-from skyctl.state.serve_tables import ReplicaRecord
+from skyctl.state.serve_tables import ReplicaRecord, ServiceRecord
 
 if TYPE_CHECKING:
     from skyctl.serve.controller import Controller
@@ -60,11 +58,13 @@ class LaunchManager:
         """The PENDING row, with its idempotency key, committed before anything is launched for it."""
         spec = self.c.latest
         spot = d.spot if d.spot is not None else spec.task.resources[0].use_spot
-        with write_session() as s:
-            svc = repo.service_by_id(s, self.c.service_id)
-            key = f"{svc.id}-{svc.next_replica_id}-{int(svc.created_at * 1000):x}"  # type: ignore[union-attr]
-            row = repo.new_replica(s, svc, version=svc.current_version, status=S.PENDING,  # type: ignore[arg-type]
-                                   spot=spot, purpose=d.purpose, idempotency_key=key, created_at=now)
+
+        def fields(svc: ServiceRecord) -> dict[str, Any]:
+            key = f"{svc.id}-{svc.next_replica_id}-{int(svc.created_at * 1000):x}"
+            return {"version": svc.current_version, "status": S.PENDING, "spot": spot, "purpose": d.purpose,
+                    "idempotency_key": key, "created_at": now}
+
+        row = self.c.store.new_replica(self.c.service_id, fields)
         log.info("replica %d: scale up (%s, %s)", row.replica_id, "spot" if spot else "on-demand", d.purpose)
         self.c.add_row(row)
         return row

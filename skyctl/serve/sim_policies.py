@@ -1,0 +1,121 @@
+"""The policies `skyctl serve simulate` compares, each a service spec run by the real controller.
+
+- `ondemand`: `target` on-demand replicas (the cost baseline).
+- `even_spread`, `round_robin`: the SpotHedge artifact's naive baselines (brief §3.2): `target + 1` spot
+  replicas (the same over-provision as SpotHedge), no on-demand fallback, placed by the two placers below.
+  Even Spread keeps the fleet evenly spread: a new replica goes to the zone with the fewest live spot
+  replicas and only there (a full zone fails the launch; the autoscaler asks again next decision), so it
+  waits for capacity where it lost it. Round Robin walks the zones in a fixed cycle, each launch starting
+  after the zone the previous one took and falling through to the next on a capacity error.
+- `spothedge`: SkyServe's SpotHedge (`spot_placer: dynamic_fallback`, `dynamic_ondemand_fallback: true`,
+  `num_overprovision: 1`).
+- `skyctl`: skyctl's hedging (`spot_placer: skyctl`, with dynamic on-demand fallback and a floor of one
+  extra replica; the hedge autoscaler sizes the extra above it).
+- `optimal`: not a controller policy: the omniscient ILP of `solvers/spot/optimal.py`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from providers.base import Location
+from skyctl.serve.placers import CheapestPlacer, make_placer
+from skyctl.serve.plan import LaunchPlan
+from skyctl.serve.types import Candidate, Placer
+from skyctl.spec import ServiceSpec, parse_service_spec
+
+CONTROLLER_POLICIES = ("ondemand", "even_spread", "round_robin", "spothedge", "skyctl")
+POLICIES = (*CONTROLLER_POLICIES, "optimal")
+
+
+def policy_spec(policy: str, target: int) -> ServiceSpec:
+    """The service spec that makes the controller run `policy` with `target` replicas. It names no cloud:
+    the simulator's plan enables only the simulated one."""
+    fixed: dict[str, Any] = {"min_replicas": target, "max_replicas": target}
+    rp: dict[str, Any] = {
+        "ondemand": {},
+        "even_spread": {"num_overprovision": 1},
+        "round_robin": {"num_overprovision": 1},
+        "spothedge": {"num_overprovision": 1, "dynamic_ondemand_fallback": True,
+                      "spot_placer": "dynamic_fallback"},
+        "skyctl": {"num_overprovision": 1, "dynamic_ondemand_fallback": True, "spot_placer": "skyctl"},
+    }[policy]
+    return parse_service_spec({
+        "name": f"sim-{policy}",
+        "service": {"readiness_probe": {"path": "/"}, "replica_policy": {**fixed, **rp}},
+        "resources": {"use_spot": policy != "ondemand", "ports": 8080},
+        "run": "true"})
+
+
+def placer_factory(policy: str) -> Callable[[ServiceSpec, LaunchPlan], Placer]:
+    """The spec's own placer, except for the two baselines, which SkyServe's spec cannot name."""
+    return {"even_spread": EvenSpreadPlacer, "round_robin": RoundRobinPlacer}.get(
+        policy, make_placer)  # type: ignore[return-value]
+
+
+class _SpotBaseline:
+    """Shared plumbing: on-demand (unused by the baselines) goes to the cheapest location; no learning."""
+
+    kind = "baseline"
+
+    def __init__(self, spec: ServiceSpec, plan: LaunchPlan) -> None:
+        self.zones = plan.ranked(spot=True)
+        self.ondemand = CheapestPlacer(plan)
+
+    def on_launched(self, location: Location, *, spot: bool, now: float) -> None:
+        """Ignored: the baselines do not learn."""
+
+    def on_capacity_error(self, location: Location, *, spot: bool, now: float) -> None:
+        """Ignored: the baselines do not learn."""
+
+    def on_preempted(self, location: Location, *, now: float) -> None:
+        """Ignored: the baselines do not learn."""
+
+    def on_ready(self, location: Location, *, spot: bool, seconds_to_ready: float, now: float) -> None:
+        """Ignored: the baselines do not learn."""
+
+    def dump(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Stateless, or (round robin) state restored by the subclass."""
+
+
+class EvenSpreadPlacer(_SpotBaseline):
+    kind = "even_spread"
+
+    def choose(self, *, spot: bool, live_spot: list[Location], now: float) -> list[Candidate]:
+        if not spot:
+            return self.ondemand.choose(spot=False, live_spot=live_spot, now=now)
+        count = Counter(live_spot)
+        order = {id(c): i for i, c in enumerate(self.zones)}
+        best = min(self.zones, key=lambda c: (count[c.location], order[id(c)]), default=None)
+        return [best] if best is not None else []
+
+
+class RoundRobinPlacer(_SpotBaseline):
+    kind = "round_robin"
+
+    def __init__(self, spec: ServiceSpec, plan: LaunchPlan) -> None:
+        super().__init__(spec, plan)
+        self.next = 0  # index of the zone the next launch starts at
+
+    def choose(self, *, spot: bool, live_spot: list[Location], now: float) -> list[Candidate]:
+        if not spot:
+            return self.ondemand.choose(spot=False, live_spot=live_spot, now=now)
+        n = len(self.zones)
+        return [self.zones[(self.next + i) % n] for i in range(n)]
+
+    def on_launched(self, location: Location, *, spot: bool, now: float) -> None:
+        if spot:
+            at = next((i for i, c in enumerate(self.zones) if c.location == location), -1)
+            self.next = (at + 1) % max(1, len(self.zones))
+
+    def dump(self) -> dict[str, Any]:
+        return {"kind": self.kind, "next": self.next}
+
+    def load(self, state: dict[str, Any]) -> None:
+        if isinstance(state, dict) and isinstance(state.get("next"), int) and self.zones:
+            self.next = state["next"] % len(self.zones)

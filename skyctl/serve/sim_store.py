@@ -1,0 +1,86 @@
+"""`MemoryStore`: the controller's rows in memory, for `skyctl serve simulate`.
+
+Same contract as `SqlStore` (controller_store.py): rows are copied in and out, so the controller sees only
+what it saved, and a new `Controller` over the same store starts from exactly what the old one persisted
+(the restart test relies on it). One service per store; nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from skyctl.serve.controller_store import RowFields, Snapshot
+from skyctl.serve.status import ReplicaStatus
+from skyctl.spec import ServiceSpec
+from skyctl.state.serve_tables import ReplicaRecord, ServiceRecord, ServiceVersion
+
+_FAILED = frozenset(s.value for s in ReplicaStatus if s.failed)
+FAILURES_KEPT = 20  # as serve_repo.ended_failures
+
+
+class MemoryStore:
+    def __init__(self, name: str, spec: ServiceSpec, *, now: float, service_id: int = 1) -> None:
+        """What `serve up` writes: the service row and version 1 of `spec`."""
+        self.service = ServiceRecord(id=service_id, name=name, status="CONTROLLER_INIT", created_at=now)
+        self._versions = {1: ServiceVersion(service_id=service_id, version=1, spec=spec.to_dict(),
+                                            spec_hash=spec.version, replica_digest=spec.replica_digest,
+                                            created_at=now)}
+        self._rows: dict[int, ReplicaRecord] = {}  # every row ever, by replica id
+        self._open: set[int] = set()
+        self._ever_ready: set[int] = set()  # versions with a replica READY once
+        self._failed: dict[int, dict[int, None]] = {}  # version -> ids of ended failed rows
+
+    # -- the ControllerStore protocol
+    def load(self, service_id: int, now: float, qps_window: float, *, with_clouds: bool) -> Snapshot | None:
+        svc = self.service
+        if service_id != svc.id or svc.down_at is not None:
+            return None
+        version = svc.current_version
+        rows = [self._rows[i].model_copy() for i in sorted(self._open)]
+        failed = sorted(self._failed.get(version, ()), reverse=True)[:FAILURES_KEPT]
+        failures = [self._rows[i].model_copy() for i in failed]
+        clouds = {r.cloud for r in self._rows.values() if r.cloud} if with_clouds else None
+        return Snapshot(svc, rows, failures, version in self._ever_ready, 0.0, clouds)
+
+    def version(self, service_id: int, number: int) -> ServiceVersion | None:
+        return self._versions.get(number) if service_id == self.service.id else None
+
+    def save_rows(self, rows: Iterable[ReplicaRecord]) -> None:
+        for row in rows:
+            self._put(row.model_copy())
+
+    def new_replica(self, service_id: int, fields: RowFields) -> ReplicaRecord:
+        svc = self.service
+        row = ReplicaRecord(service_id=svc.id, replica_id=svc.next_replica_id, **fields(svc))
+        svc.next_replica_id += 1
+        self._put(row.model_copy())
+        return row
+
+    def update_service(self, service_id: int, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(self.service, name, value)
+
+    def prune_request_counts(self, service_id: int, before: float) -> None:
+        """No load balancer in a simulation: there are no request counts to prune."""
+
+    # -- for the simulator's measurements
+    def rows(self) -> list[ReplicaRecord]:
+        """Every row ever written, by replica id (the stored objects: read, do not change)."""
+        return [self._rows[i] for i in sorted(self._rows)]
+
+    def open_rows(self) -> list[ReplicaRecord]:
+        return [self._rows[i] for i in sorted(self._open)]
+
+    def _put(self, row: ReplicaRecord) -> None:
+        self._rows[row.replica_id] = row
+        failed = self._failed.setdefault(row.version, {})
+        failed.pop(row.replica_id, None)
+        if row.ended_at is None:
+            self._open.add(row.replica_id)
+        else:
+            self._open.discard(row.replica_id)
+            if row.status in _FAILED:
+                failed[row.replica_id] = None
+        if row.ready_at is not None:
+            self._ever_ready.add(row.version)
