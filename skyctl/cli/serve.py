@@ -206,3 +206,36 @@ def logs(
     target = "controller" if controller else "load_balancer" if load_balancer else "replica"
     files = service.log_files(name, replica_id, target=target)
     stream(name, files, follow=follow)
+
+
+@app.command("simulate")
+def simulate(
+    ctx: typer.Context,
+    trace: str = typer.Option(..., "--trace", help="aws1, aws2, aws3, gcp1, or a trace folder/file path."),
+    policy: str = typer.Option("all", "--policy", help="all, or comma-separated: ondemand, even_spread, "
+                                                       "round_robin, spothedge, skyctl, optimal."),
+    target: int = typer.Option(3, "--target", help="READY replicas the service needs."),
+    hours: float = typer.Option(24, "--hours", help="Length of each simulated window."),
+    repeats: int = typer.Option(10, "--repeats", help="Windows at seeded random offsets into the trace."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the window offsets."),
+    cold_start: float = typer.Option(120, "--cold-start", help="Seconds from launch to READY."),
+    jobs: int = typer.Option(0, "--jobs", help="Processes (0: one per CPU)."),
+    json_: bool = JSON_OPT,
+    plot: Path | None = typer.Option(None, "--plot", help="Write READY replicas and cost over time (PNG)."),
+) -> None:
+    """Run the controller's spot policies on a spot-capacity trace (simulated cloud, virtual clock)."""
+    from skyctl.cli import serve_simulate as render
+    from skyctl.serve import simulate as sim
+
+    setup = sim.Setup(target=target, hours=hours, repeats=repeats, seed=seed, cold_start=cold_start)
+    spot_trace = sim.open_trace(trace)
+    started = time.monotonic()
+    with err_console.status("simulating", spinner="dots"):
+        runs = sim.simulate(spot_trace, render.policies_from(policy), setup, jobs=jobs or None)
+    rows = sim.summarize(runs)
+    if plot is not None:
+        render.plot(runs, setup, plot)
+    if want_json(ctx, json_):
+        print_json([r.to_dict() for r in rows])
+        return
+    console.print(render.summary_table(trace, setup, rows, time.monotonic() - started))

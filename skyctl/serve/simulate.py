@@ -61,7 +61,7 @@ class Setup:
 
     @property
     def cold_ticks(self) -> int:
-        return int(round(self.cold_start / TICK_SECONDS))
+        return round(self.cold_start / TICK_SECONDS)
 
 
 @dataclass
@@ -110,8 +110,8 @@ def open_trace(name_or_path: str) -> SpotTrace:
             folder = paper_trace_dir(name_or_path, traces_dir())
             if not folder.is_dir():
                 raise UserError("the SpotHedge trace folder is missing", field="--trace",
-                                value=str(folder), fix=f"set {TRACES_ENV} to the folder holding AWS1 ... GCP1, "
-                                                       "or pass a trace path")
+                                value=str(folder),
+                                fix=f"set {TRACES_ENV} to the folder of AWS1 ... GCP1, or pass a trace path")
             unlimited = UNLIMITED if name_or_path.lower() == "aws3" else None
             return load_trace(folder, available_means=unlimited)
         return load_trace(name_or_path)
@@ -127,8 +127,9 @@ def run_window(policy: str, zones: Sequence[str], window: np.ndarray, setup: Set
     if policy == "optimal":
         return _optimal(window, setup, offset)
     clock = VirtualClock(START)
-    cloud = SimCloud({z: window[i].tolist() for i, z in enumerate(zones)}, clock=clock,
-                     tick_seconds=TICK_SECONDS, cold_start=setup.cold_start, ondemand_ratio=setup.ondemand_ratio)
+    capacity = {z: window[i].tolist() for i, z in enumerate(zones)}
+    cloud = SimCloud(capacity, clock=clock, tick_seconds=TICK_SECONDS, cold_start=setup.cold_start,
+                     ondemand_ratio=setup.ondemand_ratio)
     spec = policy_spec(policy, setup.target)
     store = MemoryStore(f"sim-{policy}", spec, now=clock.now())
 
