@@ -7,6 +7,7 @@ import json
 import pytest
 
 from providers.base import Location
+from skyctl.serve.hedge_placer import HedgePlacer
 from skyctl.serve.placers import CheapestPlacer, DynamicFallbackPlacer, LocationStatus, make_placer
 from skyctl.serve.plan import LaunchPlan
 from skyctl.serve.types import Candidate
@@ -137,6 +138,6 @@ def _spec(placer: str | None):
 
 
 @pytest.mark.parametrize(("placer", "cls"), [
-    (None, CheapestPlacer), ("dynamic_fallback", DynamicFallbackPlacer), ("skyctl", DynamicFallbackPlacer)])
+    (None, CheapestPlacer), ("dynamic_fallback", DynamicFallbackPlacer), ("skyctl", HedgePlacer)])
 def test_make_placer(placer, cls):
     assert type(make_placer(_spec(placer), make_plan())) is cls
