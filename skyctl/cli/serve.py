@@ -85,7 +85,8 @@ def up(
 
 
 def _wait_ready(name: str, timeout: float, quiet: bool):  # type: ignore[no-untyped-def]
-    """Show replicas coming up until one is READY; fail fast when every replica has failed."""
+    """Show replicas coming up until one is READY and the endpoint accepts connections; fail fast when
+    every replica has failed."""
     from skyctl.serve import service
 
     deadline = time.monotonic() + timeout
@@ -94,7 +95,7 @@ def _wait_ready(name: str, timeout: float, quiet: bool):  # type: ignore[no-unty
             info = service.status([name])[0]
             if not quiet:
                 live.update(progress_line(info))
-            if info.ready > 0:
+            if info.ready > 0 and service.endpoint_listening(info):
                 return info
             if info.status in ("FAILED", "CONTROLLER_FAILED", "FAILED_CLEANUP"):
                 why = info.message or "see `skyctl serve status`"

@@ -175,6 +175,18 @@ def log_files(name: str, replica_id: int | None = None, *, target: str = "replic
     return found
 
 
+def endpoint_listening(info: ServiceInfo, timeout: float = 1.0) -> bool:
+    """Whether the load balancer accepts connections yet (it opens its port after its first sync)."""
+    if info.endpoint is None:
+        return False
+    host, _, port = info.endpoint.rpartition("://")[2].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def service_name(name: str) -> str:
     if len(name) > 63 or not SERVICE_NAME.fullmatch(name):
         raise UserError("must start with a letter and hold only letters, digits, '-', '_' or '.' "

@@ -114,3 +114,28 @@ def test_user_errors_exit_2_with_one_line(cli: Cli) -> None:
     plan = cli.json("serve", "validate", str(spec))
     assert plan["spec"]["name"] == "web"
     assert plan["plan"]["candidates"]
+
+
+def test_https_endpoint_with_api_key(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`service.tls` serves HTTPS with the given certificate; `--api-key` makes the endpoint require it."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    text = http_service_yaml("secure", replicas=1).replace(
+        "service:\n", f"service:\n  tls:\n    keyfile: {key}\n    certfile: {cert}\n")
+    spec = cli.write("secure.yaml", text)
+    svc = cli.json("serve", "up", str(spec), "--api-key", "s3cret", "--timeout", "60")
+    assert svc["endpoint"].startswith("https://127.0.0.1:")
+    trust = ssl.create_default_context(cafile=str(cert))
+    assert httpx.get(svc["endpoint"] + "/", verify=trust, timeout=10).status_code == 401
+    ok = httpx.get(svc["endpoint"] + "/", verify=trust, timeout=10,
+                   headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    cli.run("serve", "down", "secure")
