@@ -33,7 +33,10 @@ POLICIES = (*CONTROLLER_POLICIES, "optimal")
 def policy_spec(policy: str, target: int) -> ServiceSpec:
     """The service spec that makes the controller run `policy` with `target` replicas. It names no cloud:
     the simulator's plan enables only the simulated one."""
-    fixed: dict[str, Any] = {"min_replicas": target, "max_replicas": target}
+    # A simulation has no traffic, so the QPS rule keeps the target at min_replicas. max_replicas then only
+    # bounds the alive replicas (skyctl's fix of SkyServe #3255): 2 x target leaves room for target + extra
+    # spot replicas *and* target on-demand ones, which SpotHedge's rules launch while spot is not READY.
+    fixed: dict[str, Any] = {"min_replicas": target, "max_replicas": 2 * target, "target_qps_per_replica": 1}
     rp: dict[str, Any] = {
         "ondemand": {},
         "even_spread": {"num_overprovision": 1},
