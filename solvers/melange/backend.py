@@ -44,8 +44,15 @@ def resolve_solver(name: str | None) -> str:
     return name
 
 
-def run(model: pulp.LpProblem, solver: str, time_limit: float) -> RunResult:
+def run(model: pulp.LpProblem, solver: str, time_limit: float, cutoff: float | None = None,
+        restart: bool = True) -> RunResult:
     """Solve `model` in place (variable values are set) within `time_limit` seconds.
+
+    `cutoff` (HiGHS only) is HiGHS's `objective_bound`: nodes whose bound reaches it are pruned. HiGHS also
+    stops once its dual bound reaches it and then calls any incumbent "optimal", even a dearer one, so a
+    caller must give the model the row cost <= cutoff as well (then no dearer incumbent can exist).
+    `restart=False` (HiGHS only) turns off HiGHS's root restarts, which repeat the root cut loop after
+    fixing columns and cost the continuous split more than they save once its linking cuts are in.
 
     No MIP start is passed: with highspy 1.15, `setSolution` before `run` made HiGHS report dearer
     solutions as proven optimal on our 200x24 instances (28.81 and 28.92 "optimal" where 28.69 is feasible
@@ -54,7 +61,10 @@ def run(model: pulp.LpProblem, solver: str, time_limit: float) -> RunResult:
     t0 = time.perf_counter()
     limit = max(time_limit, 0.01)
     if solver == "highs":
-        model.solve(pulp.HiGHS(msg=False, timeLimit=limit, gapRel=MIP_REL_GAP))
+        extra = {} if cutoff is None else {"objective_bound": cutoff}
+        if not restart:
+            extra["mip_allow_restart"] = False
+        model.solve(pulp.HiGHS(msg=False, timeLimit=limit, gapRel=MIP_REL_GAP, **extra))
         return _highs_result(model, time.perf_counter() - t0)
     with warnings.catch_warnings():  # PuLP 3.x deprecates the bundled CBC; it is still our fallback
         warnings.simplefilter("ignore", DeprecationWarning)
