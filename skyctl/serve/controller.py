@@ -18,7 +18,7 @@ import logging
 import math
 from collections.abc import Callable
 
-from providers.base import Provider, State
+from providers.base import Location, Provider, State
 from skyctl.check import enabled_clouds
 from skyctl.clock import REAL_CLOCK, Clock
 from skyctl.errors import UserError
@@ -251,13 +251,16 @@ class Controller:
                 elif isinstance(event, rm.Preempted):
                     log.info("replica %d preempted in %s", rid, event.location)
                     if self.placer:
-                        self.placer.on_preempted(event.location, now=now)
+                        self.placer.on_preempted(self._placed(event.location), now=now)
                 elif isinstance(event, rm.Ready) and self.placer:
-                    self.placer.on_ready(event.location, spot=event.spot,
+                    self.placer.on_ready(self._placed(event.location), spot=event.spot,
                                          seconds_to_ready=event.seconds_to_ready, now=now)
             if row.ended_at is not None:
                 self._last_probe.pop(rid, None)
         self.flush()
+
+    def _placed(self, location: Location) -> Location:
+        return self.plan.locate(location) if self.plan else location
 
     def _terminate(self, row: ReplicaRecord, now: float) -> None:
         rid = row.replica_id

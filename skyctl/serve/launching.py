@@ -112,10 +112,12 @@ class LaunchManager:
         if placer is None:
             self._fail(row, self.c.plan_error or "no launch plan for this version", now)
             return []
-        live_spot = [loc for r in self.c.rows.values() if r.spot and S(r.status) in ALIVE
+        plan = self.c.plan
+        assert plan is not None  # a placer exists only with a plan
+        live_spot = [plan.locate(loc) for r in self.c.rows.values() if r.spot and S(r.status) in ALIVE
                      and r.replica_id != row.replica_id and (loc := rm.location(r)) is not None]
         candidates = list(placer.choose(spot=row.spot, live_spot=live_spot, now=now))
-        here = rm.location(row)
+        here = plan.locate(loc) if (loc := rm.location(row)) is not None else None
         if here is not None:  # a relaunch: the same place first, where the provider knows the key
             candidates.sort(key=lambda c: c.location != here)
         if not candidates:

@@ -51,6 +51,13 @@ class LaunchPlan:
                        key=lambda i: (self.rank[i], _price_key(self.candidates[i].price(spot)), i))
         return [self.candidates[i] for i in order if self.candidates[i].price(spot) is not None]
 
+    def locate(self, location: Location) -> Location:
+        """A replica's location at the plan's level of detail, so placers recognise it: a plan may hold a
+        region (Azure's catalog has no zones) while the instance there reports its zone."""
+        known = {c.location for c in self.candidates}
+        regional = Location(location.cloud, location.region)
+        return regional if location not in known and regional in known else location
+
 
 def launch_candidates(spec: ServiceSpec, *, providers: Mapping[str, Provider] | None = None,
                       catalog: Catalog | None = None, enabled_clouds: set[str] | None = None) -> LaunchPlan:
