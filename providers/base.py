@@ -106,6 +106,10 @@ class Instance:
     reason: str | None = None  # e.g. "exit 3", "local-spot-preemption", "Server.SpotInstanceTermination"
     idempotency_key: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # The cloud announced it will take this (still live) spot instance back, and how it said so, e.g.
+    # "marked-for-termination: ..." from AWS's spot request status. None: no notice (or the cloud's API
+    # gives none; GCP and Azure announce inside the VM only). The controller stops routing to it at once.
+    warning: str | None = None
 
     @property
     def location(self) -> Location:
@@ -231,3 +235,10 @@ class Provider(abc.ABC):
         raise ProviderUserError("preempting on request is not supported by this provider",
                                 provider=self.name, field="provider", value=self.name,
                                 fix="use the local or sim provider to rehearse a preemption")
+
+    def announce_preemption(self, instance_id: str) -> Instance:
+        """Give a live spot instance the cloud's early warning (`Instance.warning`) without taking it
+        yet, as a cloud does minutes before a preemption; only test and local providers can."""
+        raise ProviderUserError("announcing a preemption on request is not supported by this provider",
+                                provider=self.name, field="provider", value=self.name,
+                                fix="use the local provider to rehearse a preemption notice")

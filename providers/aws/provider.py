@@ -7,6 +7,8 @@ return the same instance on AWS, and before each attempt we look for an instance
 key (moto ignores ClientToken; the tag also covers a controller that crashed after the call returned).
 Terminate writes `skyctl-stop=requested` on the instance before it calls TerminateInstances (write-ahead),
 which is how a spot instance that is gone reads TERMINATED when we asked and PREEMPTED when we did not.
+EC2's two-minute interruption notice comes from the control plane (`notices.py`): `list` and `status` put
+it on `Instance.warning`, at the cost of one DescribeSpotInstanceRequests per region with live spot ones.
 
 The endpoint comes from the standard `AWS_ENDPOINT_URL` (moto in tests), or `endpoint_url=`.
 """
@@ -14,6 +16,7 @@ The endpoint comes from the standard `AWS_ENDPOINT_URL` (moto in tests), or `end
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -25,6 +28,7 @@ from typing import Any, TypeVar
 from providers import credentials
 from providers.aws.errors import AUTH_FIX, NAME, map_error
 from providers.aws.images import NoDefaultImage, default_image
+from providers.aws.notices import spot_notices
 from providers.aws.startup import startup_script
 from providers.base import (
     TAG_REPLICA,
@@ -34,6 +38,7 @@ from providers.base import (
     LaunchSpec,
     Location,
     Provider,
+    ProviderError,
     ProviderUserError,
     State,
 )
@@ -42,6 +47,7 @@ from skyctl.catalog import Catalog, gpu_family, load_catalog
 from skyctl.catalog.model import Offering
 
 T = TypeVar("T")
+log = logging.getLogger("skyctl.providers.aws")
 
 TAG_KEY = "skyctl-idempotency-key"
 TAG_PORT = "skyctl-port"
@@ -71,6 +77,7 @@ class AWSProvider(Provider):
         self._session = session
         self._clients: dict[tuple[str, str, float], Any] = {}
         self._open_ports: set[tuple[str, int]] = set()
+        self._notice_error: str | None = None  # last failure to read spot notices (logged once)
         self._lock = threading.Lock()
 
     # -- the Provider interface ------------------------------------------------------------------------
@@ -127,17 +134,17 @@ class AWSProvider(Provider):
             {"Name": "tag-key", "Values": [TAG_SERVICE]}]
         return self._everywhere(filters)
 
-    def status(self, ids: Iterable[str]) -> dict[str, Instance]:
+    def status(self, ids: Iterable[str], *, notices: bool = True) -> dict[str, Instance]:
         want = sorted(set(ids))
         if not want:
             return {}
         found = self._everywhere([{"Name": "instance-id", "Values": want},
-                                  {"Name": "tag-key", "Values": [TAG_SERVICE]}])
+                                  {"Name": "tag-key", "Values": [TAG_SERVICE]}], notices=notices)
         return {i.id: i for i in found}
 
     def terminate(self, ids: Iterable[str]) -> None:
         by_region: dict[str, list[Instance]] = {}
-        for inst in self.status(ids).values():
+        for inst in self.status(ids, notices=False).values():
             by_region.setdefault(inst.region, []).append(inst)
         for region, found in by_region.items():
             ec2 = self._client("ec2", region)
@@ -181,13 +188,39 @@ class AWSProvider(Provider):
 
         return call_with_retry(mapped, policy=policy or self.retry, sleep=self.sleep)
 
-    def _everywhere(self, filters: list[dict[str, Any]]) -> list[Instance]:
-        """Instances matching `filters` in every region, fetched in parallel (one call per region)."""
+    def _everywhere(self, filters: list[dict[str, Any]], *, notices: bool = True) -> list[Instance]:
+        """Instances matching `filters` in every region, with their spot notices, fetched in parallel
+        (one DescribeInstances per region, plus one DescribeSpotInstanceRequests where spot ones run)."""
+        def region(r: str) -> list[Instance]:
+            found = self._describe(r, filters)
+            return self._with_notices(r, found) if notices else found
+
         if len(self.regions) <= 1:
-            return [i for r in self.regions for i in self._describe(r, filters)]
+            return [i for r in self.regions for i in region(r)]
         with ThreadPoolExecutor(max_workers=min(8, len(self.regions))) as pool:
-            parts = list(pool.map(lambda r: self._describe(r, filters), self.regions))
+            parts = list(pool.map(region, self.regions))
         return sorted((i for part in parts for i in part), key=lambda i: (i.launched_at or 0.0, i.id))
+
+    def _with_notices(self, region: str, found: list[Instance]) -> list[Instance]:
+        """Set `warning` on the live spot instances (not stopped by us) whose spot request says EC2 is
+        taking them back. Best effort: the notice only hastens what the preemption rule detects anyway, so
+        a failure here (e.g. a policy without ec2:DescribeSpotInstanceRequests) is logged once and the
+        instances are returned as listed."""
+        watch = {i.id: i for i in found if i.spot and i.state.live and i.tags.get(TAG_STOP) != "requested"}
+        if not watch:
+            return found
+        ec2 = self._client("ec2", region)
+        try:
+            notices = self._call(lambda: spot_notices(ec2, watch), Location(NAME, region))
+        except ProviderError as exc:
+            if str(exc) != self._notice_error:
+                log.warning("cannot read spot interruption notices in %s: %s", region, exc)
+            self._notice_error = str(exc)
+            return found
+        self._notice_error = None
+        for instance_id, warning in notices.items():
+            watch[instance_id].warning = warning
+        return found
 
     def _describe(self, region: str, filters: list[dict[str, Any]]) -> list[Instance]:
         ec2 = self._client("ec2", region)
