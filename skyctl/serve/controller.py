@@ -252,6 +252,8 @@ class Controller:
                     log.info("replica %d preempted in %s", rid, event.location)
                     if self.placer:
                         self.placer.on_preempted(self._placed(event.location), now=now)
+                    if event.notice:  # still running: its replacement need not wait for the next decision
+                        self._next_decision = min(self._next_decision, now)
                 elif isinstance(event, rm.Ready) and self.placer:
                     self.placer.on_ready(self._placed(event.location), spot=event.spot,
                                          seconds_to_ready=event.seconds_to_ready, now=now)

@@ -7,6 +7,12 @@ row before acting on an `Terminate` (write-ahead), then reports the outcome with
     PENDING -> PROVISIONING -> STARTING -> READY <-> NOT_READY
     exits: SHUTTING_DOWN -> TERMINATED, PREEMPTED, FAILED (the app exited), FAILED_PROVISION,
            FAILED_INITIAL_DELAY, FAILED_PROBING, FAILED_CLEANUP (terminate failed; retried until it works)
+
+A spot replica whose instance carries the cloud's preemption notice (`Instance.warning`) becomes
+PREEMPTED at once, like a scale-down victim that is not ours to keep: PREEMPTED is never routed, so the
+load balancer drops it; it is no longer alive, so the autoscaler replaces it; the placer hears of the
+preemption now. Its row stays open (`ended_at` None) while it drains, then its instance is terminated,
+unless the cloud takes it first.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class Terminate:
 @dataclass(frozen=True)
 class Preempted:
     location: Location
+    notice: bool = False  # announced by the cloud; the instance still runs (the replacement can start now)
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def step(row: ReplicaRecord, inst: Instance | None, result: ProbeResult | None, 
     if current in ALIVE:
         return _step_alive(row, current, inst, result, now, probe, config)
     if inst is not None and inst.state.live:
-        if current is S.SHUTTING_DOWN and now < (row.drain_until or 0.0):
+        if current in (S.SHUTTING_DOWN, S.PREEMPTED) and now < (row.drain_until or 0.0):
             return []
         return [Terminate()]
     _end(row, current, inst, now)
@@ -154,6 +161,8 @@ def _step_alive(row: ReplicaRecord, current: ReplicaStatus, inst: Instance | Non
         row.status, row.user_app_failed = S.FAILED, True
         row.failure = inst.reason or "the replica's program exited"
         return [Terminate()]
+    if inst.warning and row.spot:
+        return _noticed(row, current, inst.warning, now, config)
     if inst.endpoint and row.endpoint != inst.endpoint:
         row.endpoint = inst.endpoint
     if current is S.PROVISIONING and inst.state is State.RUNNING:
@@ -169,6 +178,21 @@ def _step_alive(row: ReplicaRecord, current: ReplicaStatus, inst: Instance | Non
                        + (f" (last probe: {result.detail})" if result and result.detail else ""))
         events.append(Terminate())
     return events
+
+
+def _noticed(row: ReplicaRecord, current: ReplicaStatus, warning: str, now: float,
+             config: ControllerConfig) -> list[Event]:
+    """The cloud will take this spot instance back soon: stop routing to it and replace it now rather
+    than when it is gone. A replica that may be serving drains its in-flight requests first (the cloud
+    may end it sooner: the row then just ends); one that never served is terminated at once."""
+    serving = current in (S.READY, S.NOT_READY)
+    row.status, row.preempted = S.PREEMPTED, True
+    row.scale_down_at = now
+    row.drain_until = now + (config.drain_seconds if serving else 0.0)
+    row.failure = f"preemption notice: {warning}"
+    loc = location(row)
+    events: list[Event] = [Preempted(loc, notice=True)] if loc else []
+    return events if row.drain_until > now else [*events, Terminate()]
 
 
 def _probed(row: ReplicaRecord, current: ReplicaStatus, result: ProbeResult, now: float,
