@@ -8,8 +8,9 @@ the exit status), so a restarted controller or the CLI, in another process, can 
 terminate what an earlier process started, even one killed mid-launch.
 
 Three labelled zones (`local-a`, `local-b`, `local-c` in region `local`) let placement logic run for real;
-spot capacity per zone can be limited (`set_spot_capacity`) to rehearse capacity errors, and `preempt`
-takes a spot replica back exactly as a cloud would (the record says PREEMPTED, not TERMINATED).
+spot capacity per zone can be limited (`set_spot_capacity`) to rehearse capacity errors, `preempt`
+takes a spot replica back exactly as a cloud would (the record says PREEMPTED, not TERMINATED), and
+`announce_preemption` gives it the early warning first, as AWS does two minutes before.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ INSTANCE_TYPE = "local-process"
 ON_DEMAND_PRICE = 1.0
 SPOT_PRICES = {"local-a": 0.30, "local-b": 0.32, "local-c": 0.35}
 PREEMPTION_REASON = "local-spot-preemption"
+PREEMPTION_NOTICE = "local-spot-preemption-notice"
 _ACTIVE = (State.PENDING.value, State.RUNNING.value)  # record states that the process may still change
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
@@ -118,16 +120,18 @@ class LocalProvider(Provider):
             self._stop(rdir, rec, "terminated")
 
     def preempt(self, instance_id: str) -> Instance:
-        found = self._find({instance_id})
-        if not found:
-            raise ProviderUserError("no local instance with this id", provider=self.name,
-                                    field="instance_id", value=instance_id,
-                                    fix="pick an id from `skyctl serve status`")
-        rdir, rec = found[0]
-        if not rec.spot:
-            raise ProviderUserError("only spot instances can be preempted", provider=self.name,
-                                    field="instance_id", value=instance_id, fix="pick a spot replica")
+        rdir, rec = self._spot_record(instance_id)
         return self._stop(rdir, rec, PREEMPTION_REASON)
+
+    def announce_preemption(self, instance_id: str) -> Instance:
+        """Record the notice; the replica keeps running until `preempt` (or our terminate) ends it."""
+        rdir, rec = self._spot_record(instance_id)
+        with rdir.lock():
+            rec = rdir.reload(rec)
+            if rec.state in _ACTIVE and rec.warning is None:
+                rec.warning = PREEMPTION_NOTICE
+                rdir.write(rec)
+            return self._observe(rdir, rec)
 
     # -- local extras ----------------------------------------------------------------------------------
     def set_spot_capacity(self, zone: str, capacity: int | None) -> None:
@@ -145,6 +149,17 @@ class LocalProvider(Provider):
         return found[0][0].file(instance_id, "log") if found else None
 
     # -- internals ---------------------------------------------------------------------------------------
+    def _spot_record(self, instance_id: str) -> tuple[ReplicaDir, InstanceRecord]:
+        found = self._find({instance_id})
+        if not found:
+            raise ProviderUserError("no local instance with this id", provider=self.name,
+                                    field="instance_id", value=instance_id,
+                                    fix="pick an id from `skyctl serve status`")
+        if not found[0][1].spot:
+            raise ProviderUserError("only spot instances can be preempted", provider=self.name,
+                                    field="instance_id", value=instance_id, fix="pick a spot replica")
+        return found[0]
+
     def _validate(self, spec: LaunchSpec) -> str:
         for name in ("service", "replica_id"):
             value = getattr(spec, name)
@@ -226,7 +241,8 @@ class LocalProvider(Provider):
             cloud=CLOUD, region=REGION, zone=rec.zone, instance_type=rec.instance_type,
             endpoint=f"http://127.0.0.1:{rec.port}", price_per_hour=rec.price_per_hour,
             launched_at=rec.launched_at, ended_at=rec.ended_at, reason=rec.reason,
-            idempotency_key=rec.idempotency_key, tags=dict(rec.tags))
+            idempotency_key=rec.idempotency_key, tags=dict(rec.tags),
+            warning=rec.warning if State(rec.state).live and not rec.stop_reason else None)
 
     def _derive(self, rdir: ReplicaDir, rec: InstanceRecord) -> tuple[State, str | None]:
         self._reap()

@@ -43,6 +43,7 @@ class InstanceRecord:
     state: str = "pending"  # last observed `State` value
     reason: str | None = None
     ended_at: float | None = None
+    warning: str | None = None  # a preemption notice given by `announce_preemption`
 
 
 @dataclass(frozen=True)
