@@ -44,13 +44,9 @@ def resolve_solver(name: str | None) -> str:
     return name
 
 
-def run(model: pulp.LpProblem, solver: str, time_limit: float, cutoff: float | None = None,
-        restart: bool = True) -> RunResult:
+def run(model: pulp.LpProblem, solver: str, time_limit: float, restart: bool = True) -> RunResult:
     """Solve `model` in place (variable values are set) within `time_limit` seconds.
 
-    `cutoff` (HiGHS only) is HiGHS's `objective_bound`: nodes whose bound reaches it are pruned. HiGHS also
-    stops once its dual bound reaches it and then calls any incumbent "optimal", even a dearer one, so a
-    caller must give the model the row cost <= cutoff as well (then no dearer incumbent can exist).
     `restart=False` (HiGHS only) turns off HiGHS's root restarts, which repeat the root cut loop after
     fixing columns and cost the continuous split more than they save once its linking cuts are in.
 
@@ -61,9 +57,7 @@ def run(model: pulp.LpProblem, solver: str, time_limit: float, cutoff: float | N
     t0 = time.perf_counter()
     limit = max(time_limit, 0.01)
     if solver == "highs":
-        extra = {} if cutoff is None else {"objective_bound": cutoff}
-        if not restart:
-            extra["mip_allow_restart"] = False
+        extra = {} if restart else {"mip_allow_restart": False}
         model.solve(pulp.HiGHS(msg=False, timeLimit=limit, gapRel=MIP_REL_GAP, **extra))
         return _highs_result(model, time.perf_counter() - t0)
     with warnings.catch_warnings():  # PuLP 3.x deprecates the bundled CBC; it is still our fallback

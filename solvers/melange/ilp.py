@@ -35,10 +35,9 @@ class Model:
 
 
 def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = None,
-          max_cost: float | None = None, links: list[tuple[Bucket, int]] = ()) -> Model:
-    """The model for `mode`; `fixed_counts` pins B (a feasibility check for given counts); `max_cost` adds
-    the row cost <= max_cost (one level of the objective-level search in `levels`); `links` adds the valid
-    cuts share <= B[j] for those (bucket, type) pairs of the continuous split (see `links`)."""
+          links: list[tuple[Bucket, int]] = ()) -> Model:
+    """The model for `mode`; `fixed_counts` pins B (a feasibility check for given counts); `links` adds the
+    valid cuts share <= B[j] for those (bucket, type) pairs of the continuous split (see `links`)."""
     s = problem.slice_factor
     lp = pulp.LpProblem(f"melange_{mode}", pulp.LpMinimize)
     counts = {}
@@ -48,10 +47,7 @@ def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = 
             lo = hi = fixed_counts[j]
         counts[j] = _var(lp, f"B_{j}", lo, hi, pulp.LpInteger)
     m = Model(problem, mode, lp, counts, divisor=1.0 if mode == "continuous" else float(s))
-    cost = pulp.lpSum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
-    lp += cost
-    if max_cost is not None:
-        lp += cost <= max_cost, "max_cost"
+    lp += pulp.lpSum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
     capacity: dict[int, list] = {j: [] for j in counts}
     min_od = math.ceil(problem.min_on_demand_fraction * m.divisor - 1e-9) if mode != "continuous" \
         else problem.min_on_demand_fraction

@@ -2,9 +2,8 @@
 
 The aggregated mode first solves the continuous split (only the counts are integer, so it is fast). Its
 optimum is a proven lower bound for every integer-slice model. If whole slices can match it (by rounding, or
-by a small feasibility MIP with the counts fixed) the optimum is proven at once; otherwise the objective-level
-search of `levels` runs (the full MIP when prices have no granularity), and the continuous bound still
-tightens the reported gap. Most instances never get past the fixed-count check.
+by a small feasibility MIP with the counts fixed) the optimum is proven at once; otherwise the full MIP runs,
+and the continuous bound still tightens the reported gap. Most instances never reach the full MIP.
 """
 
 from __future__ import annotations
@@ -12,10 +11,9 @@ from __future__ import annotations
 import math
 import time
 
-from solvers.melange import ilp, levels
+from solvers.melange import ilp
 from solvers.melange.backend import RunResult, resolve_solver, run
 from solvers.melange.errors import ProblemError
-from solvers.melange.levels import granularity
 from solvers.melange.links import violated_links
 from solvers.melange.problem import MODES, Problem, SolveOptions
 from solvers.melange.reduce import dominated, without
@@ -71,7 +69,7 @@ def _continuous(problem: Problem, solver: str, deadline: float) -> tuple[ilp.Mod
 
 
 def _aggregated(problem: Problem, solver: str, deadline: float):
-    """Continuous bound -> rounding and repair -> fixed-count check -> objective levels (or the full MIP)."""
+    """Continuous bound -> rounding and repair -> fixed-count check -> full MIP."""
     cont, rc = _continuous(problem, solver, deadline)
     if rc.status == "infeasible":  # the integer models' feasible sets are subsets of this one
         return "infeasible", None, None, None
@@ -92,9 +90,6 @@ def _aggregated(problem: Problem, solver: str, deadline: float):
         fitted = repair(problem, ilp.read_routing(fixed), cont_counts, 1.0 / problem.slice_factor)
         if fitted is not None:
             return "optimal", fitted, cont_counts, floor
-    step = granularity(problem)
-    if step is not None and counts is not None:  # prices with a granularity: objective-level search
-        return _by_levels(problem, solver, floor, step, rounded, counts, deadline)
     # The floor as a cut slowed HiGHS 3x on 200x24 instances, and MIP starts are unsafe (see backend.run):
     # the full model goes in plain, and the floor only tightens the reported bound.
     full = ilp.build(problem, "aggregated")
@@ -106,18 +101,6 @@ def _aggregated(problem: Problem, solver: str, deadline: float):
     if r.status != "infeasible" and counts is not None:  # the clock ran out: keep the rounded incumbent
         return "time_limit", rounded, counts, floor
     return r.status, None, None, floor
-
-
-def _by_levels(problem: Problem, solver: str, floor: float, step: float, rounded: Routing,
-               counts: dict[int, int], deadline: float):
-    """`levels.search` up to the rounded incumbent's cost; on the clock, the cheaper of the two incumbents."""
-    status, m, bound = levels.search(problem, solver, floor, step, _cost(problem, counts), deadline, run)
-    if status == "optimal":
-        got = ilp.read_counts(m)
-        return "optimal", ilp.read_routing(m), got, _cost(problem, got)
-    if m is not None and _cost(problem, ilp.read_counts(m)) < _cost(problem, counts):
-        return "time_limit", ilp.read_routing(m), ilp.read_counts(m), bound
-    return ("time_limit" if status == "time_limit" else "feasible"), rounded, counts, bound
 
 
 def _cost(problem: Problem, counts: dict[int, int]) -> float:
