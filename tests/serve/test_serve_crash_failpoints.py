@@ -95,10 +95,16 @@ def assert_inventory(env: Env, name: str, sid: int) -> None:
         assert inst.idempotency_key == rows[inst.id].idempotency_key
 
 
+def _own_processes(name: str) -> set[int]:
+    """This test's processes of the service (a same-named service of another run does not count)."""
+    home = f"SKYCTL_HOME={os.environ['SKYCTL_HOME']}"
+    return set(processes_with_env(f"SKYCTL_SERVICE={name}")) & set(processes_with_env(home))
+
+
 def tear_down(name: str, sid: int) -> None:
     cp.request_down(name)
     wait_for(lambda: service(sid).status == "DOWN", 30, "DOWN")
-    wait_for(lambda: processes_with_env(f"SKYCTL_SERVICE={name}") == [], 10, "no replica process")
+    wait_for(lambda: _own_processes(name) == set(), 10, "no replica process")
     svc = service(sid)
     wait_for(lambda: not cp.controller_alive(svc) and not cp.lb_alive(svc), 10, "controller and LB gone")
 
