@@ -17,6 +17,8 @@ from solvers.melange.errors import ProblemError
 
 SOLVERS = ("highs", "cbc")
 MIP_REL_GAP = 1e-9  # prove the optimum, not "within 0.01%" (HiGHS's default)
+TIGHT_MODEL_OPTIONS = {"mip_allow_restart": False, "mip_heuristic_run_rins": False,
+                       "mip_heuristic_run_rens": False}
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,12 @@ def resolve_solver(name: str | None) -> str:
     return name
 
 
-def run(model: pulp.LpProblem, solver: str, time_limit: float, restart: bool = True) -> RunResult:
+def run(model: pulp.LpProblem, solver: str, time_limit: float, tight: bool = False) -> RunResult:
     """Solve `model` in place (variable values are set) within `time_limit` seconds.
 
-    `restart=False` (HiGHS only) turns off HiGHS's root restarts, which repeat the root cut loop after
-    fixing columns and cost the continuous split more than they save once its linking cuts are in.
+    `tight=True` (HiGHS only) is for a model whose LP bound is already tight (the continuous split with its
+    linking cuts): no root restarts (they redo the root cut loop) and no RINS/RENS sub-MIPs, which cost more
+    there than they find (600 buckets x 32 types: median 2.4 s instead of 2.9 s over 5 seeds, each faster).
 
     No MIP start is passed: with highspy 1.15, `setSolution` before `run` made HiGHS report dearer
     solutions as proven optimal on our 200x24 instances (28.81 and 28.92 "optimal" where 28.69 is feasible
@@ -57,7 +60,7 @@ def run(model: pulp.LpProblem, solver: str, time_limit: float, restart: bool = T
     t0 = time.perf_counter()
     limit = max(time_limit, 0.01)
     if solver == "highs":
-        extra = {} if restart else {"mip_allow_restart": False}
+        extra = TIGHT_MODEL_OPTIONS if tight else {}
         model.solve(pulp.HiGHS(msg=False, timeLimit=limit, gapRel=MIP_REL_GAP, **extra))
         return _highs_result(model, time.perf_counter() - t0)
     with warnings.catch_warnings():  # PuLP 3.x deprecates the bundled CBC; it is still our fallback

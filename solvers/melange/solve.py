@@ -60,12 +60,12 @@ def _read(m: ilp.Model, r: RunResult) -> tuple[str, Routing | None, dict[int, in
 
 
 def _continuous(problem: Problem, solver: str, deadline: float) -> tuple[ilp.Model, RunResult]:
-    """The continuous split; on HiGHS with the LP's violated linking cuts and no root restarts."""
+    """The continuous split; on HiGHS with the LP's violated linking cuts, solved as a tight model."""
     if solver != "highs":
         m = ilp.build(problem, "continuous")
         return m, run(m.lp, solver, deadline - time.perf_counter())
     m = ilp.build(problem, "continuous", links=violated_links(problem))
-    return m, run(m.lp, solver, deadline - time.perf_counter(), restart=False)
+    return m, run(m.lp, solver, deadline - time.perf_counter(), tight=True)
 
 
 def _aggregated(problem: Problem, solver: str, deadline: float):
