@@ -53,7 +53,7 @@ def test_sqlite_is_wal_with_busy_timeout_and_foreign_keys() -> None:
 
 
 def test_fresh_database_records_schema_versions() -> None:
-    assert schema_versions(get_engine()) == {"store": 1}
+    assert schema_versions(get_engine()) == {"store": 1, "serve": 1}
 
 
 def test_in_memory_url_shares_one_database() -> None:
@@ -103,4 +103,4 @@ def test_processes_share_the_file_without_lost_updates_or_lock_errors() -> None:
     assert [p.returncode for p in runs] == [0] * procs, errors
     with read_session(get_engine()) as s:
         assert s.execute(text("SELECT n FROM counter")).scalar() == procs * per
-    assert schema_versions(get_engine()) == {"store": 1}
+    assert schema_versions(get_engine()) == {"store": 1, "serve": 1}
