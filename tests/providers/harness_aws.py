@@ -108,5 +108,11 @@ def build(tmp_path: Path) -> Any:
     def preempt(inst: Instance) -> None:
         preempt_instance(inst.id, inst.region)
 
+    def throttle(n: int) -> int:
+        proxy = fault_proxy()
+        if n:
+            proxy.fail({"Action": "DescribeInstances"}, "RequestLimitExceeded", status=503, times=n)
+        return sum(r.times or 0 for r in proxy.rules if r.code == "RequestLimitExceeded")
+
     return Harness(name=NAME, provider=provider, preempt=preempt, exhaust_spot=exhaust_spot,
-                   leftovers=live_ids, serves_http=False)
+                   leftovers=live_ids, serves_http=False, throttle=throttle)

@@ -64,4 +64,5 @@ def build(tmp_path: Path) -> Harness:
         hook("capacity", location=region, zone=number, spot=True)
 
     return Harness(name=NAME, provider=azure, preempt=preempt, exhaust_spot=exhaust_spot,
-                   leftovers=leftovers, serves_http=False)
+                   leftovers=leftovers, serves_http=False,
+                   throttle=lambda n: hook("throttle", count=n, status=429)["pending"])

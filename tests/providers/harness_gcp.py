@@ -60,4 +60,5 @@ def build(tmp_path: Path) -> Harness:
 
     return Harness(name=NAME, provider=gcp, preempt=preempt,
                    exhaust_spot=lambda zone: hook("capacity", zone=zone, spot=True),
-                   leftovers=leftovers, serves_http=False)
+                   leftovers=leftovers, serves_http=False,
+                   throttle=lambda n: hook("throttle", count=n, status=429)["pending"])

@@ -32,6 +32,9 @@ class Harness:
     exhaust_spot: Callable[[str], None]  # no more spot capacity in this zone
     leftovers: Callable[[str], list[str]]  # what still runs for a service, seen from outside the provider
     serves_http: bool  # replicas really run `run`, so the endpoint answers
+    # Make the next n API calls answer "slow down" (429/503) as this cloud would, and return how many such
+    # answers are still pending (throttle(0) just asks); None: the provider has no API to throttle.
+    throttle: Callable[[int], int] | None = None
 
 
 def processes_with_env(marker: str) -> list[int]:

@@ -144,3 +144,17 @@ def test_crash_between_launch_and_record_then_reconcile(harness: Harness) -> Non
     assert [i.id for i in h.provider.list(svc) if i.state.live] == [adopted.id]
     h.provider.terminate([adopted.id])
     assert h.leftovers(svc) == []
+
+
+def test_throttling_is_retried(harness: Harness) -> None:
+    """A cloud answering "slow down" twice costs a short wait, never an error or a lost instance."""
+    if harness.throttle is None:
+        pytest.skip(f"{harness.name} has no API that throttles")
+    service = f"svc-{uuid.uuid4().hex[:8]}"
+    inst = harness.provider.launch(_spec(service, "1", spot=False, zone=None))
+    assert harness.throttle(2) == 2
+    assert [i.id for i in harness.provider.list(service)] == [inst.id]
+    assert harness.throttle(0) == 0  # both refusals were met, and retried
+    harness.provider.terminate([inst.id])
+    harness.provider.terminate([inst.id])
+    assert not [i for i in harness.provider.list(service) if i.state.live]
