@@ -8,13 +8,13 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from serve_helpers import processes_with_env
 
 HTTP_RUN = f"exec {sys.executable} -m http.server $SKYCTL_PORT --bind 127.0.0.1"
 FAST_ENV = {
@@ -61,32 +61,6 @@ class Cli:
         path = self.home / filename
         path.write_text(text)
         return path
-
-
-def processes_with_env(marker: str) -> list[int]:
-    """Live (non-zombie) processes whose environment holds `marker`, e.g. SKYCTL_SERVICE=web."""
-    needle = marker.encode() + b"\0"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and (env.startswith(needle) or b"\0" + needle in env):
-            found.append(int(entry.name))
-    return found
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import signal
 
 import httpx
 import pytest
-from serve_cli_helpers import Cli, cli, http_service_yaml, processes_with_env, wait_for
+from serve_cli_helpers import Cli, cli, http_service_yaml
+from serve_helpers import processes_with_env, wait_for
 
 from skyctl.state import dispose_engines, read_session
 from skyctl.state import serve_repo as repo

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_cli_helpers import Cli, wait_for
+from serve_cli_helpers import Cli
+from serve_helpers import wait_for
 
 pytest.importorskip("boto3")
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_cli_helpers import Cli, wait_for
+from serve_cli_helpers import Cli
+from serve_helpers import wait_for
 
 from providers.fakes.arm import FakeARM
 from providers.fakes.server import FakeServer

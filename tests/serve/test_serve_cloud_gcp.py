@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_cli_helpers import Cli, wait_for
+from serve_cli_helpers import Cli
+from serve_helpers import wait_for
 
 from providers.fakes.gce import FakeGCE
 from providers.fakes.server import FakeServer

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from serve_cli_helpers import processes_with_env
+from serve_helpers import processes_with_env
 
 pytest.importorskip("torch", reason="the demo's replicas run the agent: pip install -e '.[agent]'")
 ROOT = Path(__file__).resolve().parents[2]

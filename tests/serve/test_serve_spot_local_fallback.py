@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from serve_cli_helpers import HTTP_RUN, Cli, cli, wait_for  # noqa: F401 - cli is a fixture
+from serve_cli_helpers import HTTP_RUN, Cli, cli  # noqa: F401 - cli is a fixture
+from serve_helpers import wait_for
 
 from providers.local import LocalProvider
 
