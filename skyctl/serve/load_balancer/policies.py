@@ -10,6 +10,7 @@ back resumes its own counter, so counts can never go negative (SkyServe bug #104
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ class Lease:
             self._policy._finish(self.backend.endpoint)
 
 
-class Policy:
+class Policy(abc.ABC):
     """Base: the ready set, in-flight counters, and the choice among candidates (`_pick`)."""
 
     name = ""
@@ -82,8 +83,9 @@ class Policy:
         else:
             self._inflight.pop(endpoint, None)
 
+    @abc.abstractmethod
     def _pick(self, candidates: list[Backend]) -> Backend:
-        raise NotImplementedError
+        """The backend for the next request, among `candidates` (never empty)."""
 
 
 class RoundRobin(Policy):
