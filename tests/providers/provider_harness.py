@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from process_scan import processes_with_env
 
 from providers.base import Instance, Provider
 from providers.local import LocalProvider
 
-PROC = Path("/proc")
 # A tiny HTTP server on the port the provider hands out, bound to loopback only.
 HTTP_RUN = f"exec {sys.executable} -m http.server $SKYCTL_PORT --bind 127.0.0.1"
 
@@ -35,23 +35,6 @@ class Harness:
     # Make the next n API calls answer "slow down" (429/503) as this cloud would, and return how many such
     # answers are still pending (throttle(0) just asks); None: the provider has no API to throttle.
     throttle: Callable[[int], int] | None = None
-
-
-def processes_with_env(marker: str) -> list[int]:
-    """Live processes whose environment contains `marker` (e.g. SKYCTL_SERVICE=svc-1234)."""
-    found = []
-    needle = marker.encode() + b"\0"
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and (env.startswith(needle) or b"\0" + needle in env):
-            found.append(int(entry.name))
-    return found
 
 
 def _local(root: Path) -> Harness:

@@ -92,6 +92,8 @@ def test_terminate_escalates_to_sigkill_for_the_whole_group(local: LocalProvider
 def test_pid_reuse_guard_never_signals_a_stranger(local: LocalProvider) -> None:
     inst = local.launch(_spec("exec sleep 30"))
     local.terminate([inst.id])
+    # Start times have a 10 ms resolution: let one tick pass so the stranger's differs from the replica's.
+    time.sleep(0.05)
     stranger = subprocess.Popen(["sleep", "30"], start_new_session=True)
     try:
         # Pretend the stranger got the replica's pid: same pid in the record, a different start time.

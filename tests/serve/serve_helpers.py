@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+# Re-exported: the serve tests import it from here with the other helpers.
+from process_scan import processes_with_env as processes_with_env
+
 from skyctl.serve.prober import ProbeResult, ProbeTarget
 from skyctl.spec import parse_service_spec
 from skyctl.state import read_session, write_session
@@ -102,23 +105,6 @@ class ScriptedProber:
         self.calls.append([t.replica_id for t in targets])
         return {t.replica_id: ProbeResult(ok, "scripted ok" if ok else "scripted failure")
                 for t in targets for ok in [self.rule(t)]}
-
-
-def processes_with_env(marker: str) -> list[int]:
-    """Live (non-zombie) processes whose environment holds `marker`, e.g. SKYCTL_SERVICE=web."""
-    needle = marker.encode() + b"\0"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and (env.startswith(needle) or b"\0" + needle in env):
-            found.append(int(entry.name))
-    return found
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> None:

@@ -12,15 +12,8 @@ from serve_helpers import Rig, ScriptedProber, processes_with_env, service, spec
 from providers.local import ON_DEMAND_PRICE, SPOT_PRICES
 from skyctl.serve.config import ControllerConfig
 from skyctl.serve.controller_process import teardown_service
-from skyctl.state import dispose_engines
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SKYCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SKYCTL_DB_URL", raising=False)
-    yield
-    dispose_engines()
+pytestmark = pytest.mark.usefixtures("serve_home")
 
 
 @pytest.fixture

@@ -21,15 +21,9 @@ from skyctl.serve.load_balancer.policies import LeastLoad
 from skyctl.serve.load_balancer.proxy import LoadBalancerApp, key_digest
 from skyctl.serve.load_balancer.server import LoadBalancerServer
 from skyctl.serve.load_balancer.sync import DbStore, Syncer
-from skyctl.state import dispose_engines, get_engine, read_session, serve_repo
+from skyctl.state import get_engine, read_session, serve_repo
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SKYCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SKYCTL_DB_URL", raising=False)
-    yield
-    dispose_engines()
+pytestmark = pytest.mark.usefixtures("serve_home")
 
 
 def test_sync_reads_ready_set_policy_and_capacity_weights(tmp_path: Path) -> None:

@@ -18,18 +18,12 @@ from providers.local import PREEMPTION_NOTICE, LocalProvider
 from skyctl.serve.config import ControllerConfig
 from skyctl.serve.controller import Controller
 from skyctl.serve.load_balancer.sync import DbStore
-from skyctl.state import dispose_engines
 
 DRAIN = 30.0
 DECISIONS = 20.0
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SKYCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SKYCTL_DB_URL", raising=False)
-    yield
-    dispose_engines()
+pytestmark = pytest.mark.usefixtures("serve_home")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from serve_helpers import Rig, service, spec_dict
 from providers.base import Instance, LaunchSpec, QuotaError, TransientError
 from providers.local import LocalProvider
 from skyctl.serve.config import ControllerConfig
-from skyctl.state import dispose_engines
 
 
 class FlakyLocal(LocalProvider):
@@ -46,12 +45,7 @@ class FlakyLocal(LocalProvider):
         return super().list(service)
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SKYCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SKYCTL_DB_URL", raising=False)
-    yield
-    dispose_engines()
+pytestmark = pytest.mark.usefixtures("serve_home")
 
 
 @pytest.fixture

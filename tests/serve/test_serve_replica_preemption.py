@@ -12,15 +12,8 @@ import pytest
 from serve_helpers import Rig, service, spec_dict
 
 from skyctl.serve.prober import HttpProber
-from skyctl.state import dispose_engines
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SKYCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SKYCTL_DB_URL", raising=False)
-    yield
-    dispose_engines()
+pytestmark = pytest.mark.usefixtures("serve_home")
 
 
 @pytest.fixture
