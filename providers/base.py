@@ -13,6 +13,7 @@ import abc
 import enum
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from skyctl.errors import EXIT_USAGE, Failure
@@ -229,6 +230,10 @@ class Provider(abc.ABC):
         """The current view of these ids; ids the provider does not know are absent."""
         want = set(ids)
         return {inst.id: inst for inst in self.list() if inst.id in want}
+
+    def log_path(self, instance_id: str) -> Path | None:
+        """Where this instance's output is readable from here; None where it stays on the machine."""
+        return None
 
     def preempt(self, instance_id: str) -> Instance:
         """Take a spot instance back as the cloud would; only test and local providers can."""

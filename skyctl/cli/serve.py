@@ -69,9 +69,8 @@ def up(
     from skyctl.serve import service
 
     quiet = want_json(ctx, json_)
-    info = service.up(file, name=name, envs=_envs(env), api_key=api_key)
+    spec, info = service.up(file, name=name, envs=_envs(env), api_key=api_key)
     if not quiet:
-        spec, _ = service.validate(file, _envs(env))
         err_console.print(spec_summary(spec))
         err_console.print(f"Service [bold]{info.name}[/] is starting; endpoint {info.endpoint}")
     if not detach:

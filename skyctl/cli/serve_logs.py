@@ -21,7 +21,7 @@ def stream(name: str, files: list[Path], *, follow: bool) -> None:
         if not follow:
             return
         time.sleep(POLL_S)
-        if not any(s.name == name for s in service.status()):
+        if not service.is_up(name):
             return
 
 

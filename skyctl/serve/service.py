@@ -40,8 +40,9 @@ def validate(path: str | Path, envs: Mapping[str, str] | None = None, *,
 
 
 def up(path: str | Path, *, name: str | None = None, envs: Mapping[str, str] | None = None,
-       api_key: str | None = None, clock: Clock = REAL_CLOCK) -> ServiceInfo:
-    """Record the service and its first version, then start its controller."""
+       api_key: str | None = None, clock: Clock = REAL_CLOCK) -> tuple[ServiceSpec, ServiceInfo]:
+    """Record the service and its first version, then start its controller; returns the parsed spec (for
+    the summary the CLI prints) and the service."""
     spec, _ = validate(path, envs)
     missing = spec.task.missing_envs
     if missing:
@@ -62,7 +63,7 @@ def up(path: str | Path, *, name: str | None = None, envs: Mapping[str, str] | N
         s.flush()
         repo.add_version(s, _version_row(svc, 1, spec, path, now))
     procs.start_controller(name)
-    return info(name)
+    return spec, info(name)
 
 
 def update(name: str, path: str | Path, *, mode: str = "rolling", envs: Mapping[str, str] | None = None,
@@ -98,6 +99,12 @@ def status(names: list[str] | None = None) -> list[ServiceInfo]:
         if svc.down_requested_at is None:
             procs.ensure_controller(svc.name)
     return [info(svc.name) for svc in wanted]
+
+
+def is_up(name: str) -> bool:
+    """Whether a live service has this name (read only: unlike `status`, restarts nothing)."""
+    with read_session() as s:
+        return repo.live_service(s, name) is not None
 
 
 def info(name: str) -> ServiceInfo:
@@ -166,7 +173,7 @@ def log_files(name: str, replica_id: int | None = None, *, target: str = "replic
         if row.instance_id is None:
             continue
         provider = procs.provider_for(row.cloud or "local")
-        path = provider.log_path(row.instance_id) if hasattr(provider, "log_path") else None
+        path = provider.log_path(row.instance_id)
         if path is None and replica_id is not None:
             raise UserError(f"replica logs are not collected on {row.cloud}", field="REPLICA_ID",
                             value=replica_id, fix="read them on the instance, or use --controller")
