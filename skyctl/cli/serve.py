@@ -213,7 +213,8 @@ def simulate(
     ctx: typer.Context,
     trace: str = typer.Option(..., "--trace", help="aws1, aws2, aws3, gcp1, or a trace folder/file path."),
     policy: str = typer.Option("all", "--policy", help="all, or comma-separated: ondemand, even_spread, "
-                                                       "round_robin, spothedge, skyctl, optimal."),
+                                                       "round_robin, spothedge, skyctl, optimal "
+                                                       "(all), skyserve."),
     target: int = typer.Option(3, "--target", help="READY replicas the service needs."),
     hours: float = typer.Option(24, "--hours", help="Length of each simulated window."),
     repeats: int = typer.Option(10, "--repeats", help="Windows at seeded random offsets into the trace."),

@@ -18,13 +18,13 @@ _LEFT = {"POLICY"}
 
 def policies_from(option: str) -> list[str]:
     """`all`, one policy, or a comma-separated list (checked by the simulator)."""
-    from skyctl.serve.simulate import POLICIES
+    from skyctl.serve.simulate import ALL_POLICIES, POLICIES
 
     names = [p.strip().lower() for p in option.split(",") if p.strip()]
     if not names:
         raise UserError("no policy given", field="--policy", value=option,
                         fix=f"use all or {', '.join(POLICIES)}")
-    return list(POLICIES) if names == ["all"] else names
+    return list(ALL_POLICIES) if names == ["all"] else names
 
 
 def summary_table(trace: str, setup: Setup, rows: list[Summary], seconds: float) -> Table:

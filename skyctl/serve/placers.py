@@ -8,6 +8,7 @@ State is plain JSON (`dump`/`load`) kept in the service row, so a restarted cont
 from __future__ import annotations
 
 import enum
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ def make_placer(spec: ServiceSpec, plan: LaunchPlan) -> Placer:
         from skyctl.serve.hedge_placer import HedgePlacer  # it builds on CheapestPlacer below
 
         return HedgePlacer(plan, floor_extra=policy.num_overprovision)
-    return DynamicFallbackPlacer(plan)
+    return DynamicFallbackPlacer(plan, seed=spec.name or "")
 
 
 @dataclass
@@ -105,6 +106,17 @@ class CheapestPlacer:
         return entry is not None and now < entry.until
 
 
+UPSTREAM_MIN_ACTIVE = 2  # SkyServe's spot_placer.py: reset when fewer than 2 locations are ACTIVE
+
+
+def paper_min_active(locations: int) -> int:
+    """The SpotHedge paper simulator's reset rule, `len(active) <= min(1, Z - 3)`, as "fewer than": with
+    3 zones it resets only when none is ACTIVE, so a lone zone with capacity can take every replica (upstream's
+    "fewer than 2" resets as soon as two of three zones fail, and then never tries the third: it hosts a
+    replica, and the two reset zones are "free"); from 4 zones on the two rules agree."""
+    return max(1, min(2, locations - 2))
+
+
 class LocationStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
     PREEMPTED = "PREEMPTED"
@@ -116,10 +128,13 @@ class DynamicFallbackPlacer:
     - every spot-priced location of the plan starts ACTIVE;
     - a new spot replica goes to the cheapest ACTIVE location not hosting a live spot replica, else to the
       cheapest ACTIVE location ("cheapest" = the plan's spot order, which keeps `ordered` preferences;
-      for `any_of` it is SkyServe's min spot $/h);
+      for `any_of` it is SkyServe's min spot $/h); locations tied on preference and price are drawn at
+      random, as the SpotHedge paper's simulator does (upstream's `min` takes the first of a tie, which
+      with equal prices keeps retrying one full zone while another has room), from a generator seeded by
+      `seed` and a draw counter that is part of the state, so a restart draws what it would have;
     - a preemption or a spot launch capacity failure marks the location PREEMPTED, a successful spot
-      launch marks it ACTIVE; when fewer than 2 ACTIVE locations remain after a marking, all are reset
-      to ACTIVE;
+      launch marks it ACTIVE; when fewer than `min_active` ACTIVE locations remain after a marking, all
+      are reset to ACTIVE (upstream: 2; the paper's simulator: `paper_min_active`);
     - on-demand replicas (fallback) go to the cheapest on-demand candidate (a CheapestPlacer).
 
     SkyServe tries one location per launch and relaunches on the next tick; `choose` instead returns the
@@ -129,25 +144,31 @@ class DynamicFallbackPlacer:
     """
 
     kind = "dynamic_fallback"
-    MIN_ACTIVE = 2
 
-    def __init__(self, plan: LaunchPlan) -> None:
+    def __init__(self, plan: LaunchPlan, seed: str = "", min_active: int = UPSTREAM_MIN_ACTIVE) -> None:
         self.plan = plan
+        self.seed = seed
+        self.min_active = min_active
+        self.draws = 0  # choose() calls so far: the tie-breaking generator of the next one is (seed, draws)
         self._spot = plan.ranked(spot=True)
+        rank = {id(c): r for c, r in zip(plan.candidates, plan.rank, strict=True)}
+        self._key = {id(c): (rank[id(c)], c.spot_price) for c in self._spot}
         self.status: dict[Location, LocationStatus] = {c.location: LocationStatus.ACTIVE for c in self._spot}
         self.ondemand = CheapestPlacer(plan)
 
     def choose(self, *, spot: bool, live_spot: list[Location], now: float) -> list[Candidate]:
         if not spot:
             return self.ondemand.choose(spot=False, live_spot=live_spot, now=now)
+        rng = random.Random(f"{self.seed}:{self.draws}")
+        self.draws += 1
         status = dict(self.status)
         out: list[Candidate] = []
         while True:
-            pick = self._select(status, set(live_spot))
+            pick = self._select(status, set(live_spot), rng)
             if pick is None or pick in out:
                 return out
             out.append(pick)
-            _mark_preempted(status, pick.location, self.MIN_ACTIVE)
+            _mark_preempted(status, pick.location, self.min_active)
 
     def on_launched(self, location: Location, *, spot: bool, now: float) -> None:
         if not spot:
@@ -159,11 +180,11 @@ class DynamicFallbackPlacer:
         if not spot:
             self.ondemand.on_capacity_error(location, spot=False, now=now)
         elif location in self.status:
-            _mark_preempted(self.status, location, self.MIN_ACTIVE)
+            _mark_preempted(self.status, location, self.min_active)
 
     def on_preempted(self, location: Location, *, now: float) -> None:
         if location in self.status:
-            _mark_preempted(self.status, location, self.MIN_ACTIVE)
+            _mark_preempted(self.status, location, self.min_active)
 
     def on_ready(self, location: Location, *, spot: bool, seconds_to_ready: float, now: float) -> None:
         """Ignored: SkyServe's rule does not use time to READY."""
@@ -172,7 +193,7 @@ class DynamicFallbackPlacer:
         return [loc for loc, s in self.status.items() if s is LocationStatus.ACTIVE]
 
     def dump(self) -> dict[str, Any]:
-        return {"kind": self.kind,
+        return {"kind": self.kind, "draws": self.draws,
                 "locations": [{"location": location_to_dict(loc), "status": s.value}
                               for loc, s in self.status.items()],
                 "ondemand": self.ondemand.dump()}
@@ -182,6 +203,8 @@ class DynamicFallbackPlacer:
         self.status = {loc: LocationStatus.ACTIVE for loc in self.status}
         if not isinstance(state, dict) or state.get("kind") != self.kind:
             return
+        draws = state.get("draws")
+        self.draws = draws if isinstance(draws, int) and not isinstance(draws, bool) and draws >= 0 else 0
         for item in state.get("locations") or []:
             try:
                 loc, status = location_from_dict(item["location"]), LocationStatus(item["status"])
@@ -191,10 +214,14 @@ class DynamicFallbackPlacer:
                 self.status[loc] = status
         self.ondemand.load(state.get("ondemand") or {})
 
-    def _select(self, status: dict[Location, LocationStatus], live: set[Location]) -> Candidate | None:
+    def _select(self, status: dict[Location, LocationStatus], live: set[Location],
+                rng: random.Random) -> Candidate | None:
         active = [c for c in self._spot if status[c.location] is LocationStatus.ACTIVE]
-        free = [c for c in active if c.location not in live]
-        return (free or active or [None])[0]
+        pool = [c for c in active if c.location not in live] or active
+        if not pool:
+            return None
+        tied = [c for c in pool if self._key[id(c)] == self._key[id(pool[0])]]
+        return tied[rng.randrange(len(tied))] if len(tied) > 1 else tied[0]
 
 
 def _mark_preempted(status: dict[Location, LocationStatus], location: Location, min_active: int) -> None:

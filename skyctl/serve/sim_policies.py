@@ -7,8 +7,12 @@
   replicas and only there (a full zone fails the launch; the autoscaler asks again next decision), so it
   waits for capacity where it lost it. Round Robin walks the zones in a fixed cycle, each launch starting
   after the zone the previous one took and falling through to the next on a capacity error.
-- `spothedge`: SkyServe's SpotHedge (`spot_placer: dynamic_fallback`, `dynamic_ondemand_fallback: true`,
-  `num_overprovision: 1`).
+- `spothedge`: SpotHedge as the paper evaluates it (`spot_placer: dynamic_fallback`,
+  `dynamic_ondemand_fallback: true`, `num_overprovision: 1`), with the paper simulator's reset rule
+  (`placers.paper_min_active`).
+- `skyserve`: the same spec with upstream SkyServe's placer exactly (reset below 2 ACTIVE zones), which is
+  what `spot_placer: dynamic_fallback` runs in the controller. Not part of `all`: with 3 zones it differs
+  from `spothedge` (it cannot stack replicas into the one zone with capacity), from 4 zones on it is the same.
 - `skyctl`: skyctl's hedging (`spot_placer: skyctl`, with dynamic on-demand fallback and a floor of one
   extra replica; the hedge autoscaler sizes the extra above it).
 - `optimal`: not a controller policy: the omniscient ILP of `solvers/spot/optimal.py`.
@@ -21,13 +25,14 @@ from collections.abc import Callable
 from typing import Any
 
 from providers.base import Location
-from skyctl.serve.placers import CheapestPlacer, make_placer
+from skyctl.serve.placers import CheapestPlacer, DynamicFallbackPlacer, make_placer, paper_min_active
 from skyctl.serve.plan import LaunchPlan
 from skyctl.serve.types import Candidate, Placer
 from skyctl.spec import ServiceSpec, parse_service_spec
 
-CONTROLLER_POLICIES = ("ondemand", "even_spread", "round_robin", "spothedge", "skyctl")
+CONTROLLER_POLICIES = ("ondemand", "even_spread", "round_robin", "spothedge", "skyserve", "skyctl")
 POLICIES = (*CONTROLLER_POLICIES, "optimal")
+ALL_POLICIES = tuple(p for p in POLICIES if p != "skyserve")  # what `--policy all` runs
 
 
 def policy_spec(policy: str, target: int) -> ServiceSpec:
@@ -43,6 +48,8 @@ def policy_spec(policy: str, target: int) -> ServiceSpec:
         "round_robin": {"num_overprovision": 1},
         "spothedge": {"num_overprovision": 1, "dynamic_ondemand_fallback": True,
                       "spot_placer": "dynamic_fallback"},
+        "skyserve": {"num_overprovision": 1, "dynamic_ondemand_fallback": True,
+                     "spot_placer": "dynamic_fallback"},
         "skyctl": {"num_overprovision": 1, "dynamic_ondemand_fallback": True, "spot_placer": "skyctl"},
     }[policy]
     return parse_service_spec({
@@ -54,8 +61,13 @@ def policy_spec(policy: str, target: int) -> ServiceSpec:
 
 def placer_factory(policy: str) -> Callable[[ServiceSpec, LaunchPlan], Placer]:
     """The spec's own placer, except for the two baselines, which SkyServe's spec cannot name."""
-    return {"even_spread": EvenSpreadPlacer, "round_robin": RoundRobinPlacer}.get(
-        policy, make_placer)  # type: ignore[return-value]
+    return {"even_spread": EvenSpreadPlacer, "round_robin": RoundRobinPlacer,
+            "spothedge": _paper_spothedge}.get(policy, make_placer)  # type: ignore[return-value]
+
+
+def _paper_spothedge(spec: ServiceSpec, plan: LaunchPlan) -> DynamicFallbackPlacer:
+    """`dynamic_fallback` with the paper simulator's reset rule (`skyserve` keeps upstream's)."""
+    return DynamicFallbackPlacer(plan, seed=spec.name, min_active=paper_min_active(len(plan.ranked(True))))
 
 
 class _SpotBaseline:

@@ -30,7 +30,7 @@ from skyctl.serve.config import ControllerConfig
 from skyctl.serve.controller import Controller
 from skyctl.serve.plan import LaunchPlan, launch_candidates
 from skyctl.serve.sim_cloud import SimCloud, SimProber
-from skyctl.serve.sim_policies import CONTROLLER_POLICIES, POLICIES, placer_factory, policy_spec
+from skyctl.serve.sim_policies import ALL_POLICIES, CONTROLLER_POLICIES, POLICIES, placer_factory, policy_spec
 from skyctl.serve.sim_store import MemoryStore
 from skyctl.spec import ServiceSpec
 from solvers.melange.errors import ProblemError
@@ -256,5 +256,5 @@ def summarize(runs: dict[str, list[Run]]) -> list[Summary]:
     return out
 
 
-__all__ = ["CONTROLLER_POLICIES", "POLICIES", "Run", "Setup", "Summary", "open_trace", "run_window",
+__all__ = ["ALL_POLICIES", "CONTROLLER_POLICIES", "POLICIES", "Run", "Setup", "Summary", "open_trace", "run_window",
            "simulate", "summarize", "traces_dir"]

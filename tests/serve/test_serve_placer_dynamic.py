@@ -8,7 +8,13 @@ import pytest
 
 from providers.base import Location
 from skyctl.serve.hedge_placer import HedgePlacer
-from skyctl.serve.placers import CheapestPlacer, DynamicFallbackPlacer, LocationStatus, make_placer
+from skyctl.serve.placers import (
+    CheapestPlacer,
+    DynamicFallbackPlacer,
+    LocationStatus,
+    make_placer,
+    paper_min_active,
+)
 from skyctl.serve.plan import LaunchPlan
 from skyctl.serve.types import Candidate
 from skyctl.spec import Resources, parse_service_spec
@@ -141,3 +147,39 @@ def _spec(placer: str | None):
     (None, CheapestPlacer), ("dynamic_fallback", DynamicFallbackPlacer), ("skyctl", HedgePlacer)])
 def test_make_placer(placer, cls):
     assert type(make_placer(_spec(placer), make_plan())) is cls
+
+
+EQUAL = {loc: (0.50, 1.0) for loc in (A, B, C, D)}
+
+
+def test_price_ties_are_drawn_at_random_and_a_restart_draws_the_same():
+    p = DynamicFallbackPlacer(make_plan(prices=EQUAL), seed="svc")
+    picks = [first(p) for _ in range(40)]
+    assert set(picks) == {A, B, C, D}  # upstream's min() would take A every time
+    q = DynamicFallbackPlacer(make_plan(prices=EQUAL), seed="svc")
+    q.load(json.loads(json.dumps(p.dump())))
+    r = DynamicFallbackPlacer(make_plan(prices=EQUAL), seed="svc")
+    r.load(json.loads(json.dumps(p.dump())))
+    assert [first(q) for _ in range(10)] == [first(r) for _ in range(10)]
+
+
+def test_ties_only_among_the_cheapest():
+    prices = {A: (0.5, 1.0), B: (0.5, 1.0), C: (0.2, 1.0), D: (0.9, 1.0)}
+    p = DynamicFallbackPlacer(make_plan(prices=prices), seed="s")
+    assert {first(p) for _ in range(20)} == {C}
+    assert {first(p, [C]) for _ in range(30)} == {A, B}
+
+
+def test_paper_reset_rule_stacks_replicas_into_the_one_zone_with_capacity():
+    """Three zones, only C has room and hosts a replica: upstream resets after A and B fail and never tries
+    C again; the paper's rule keeps C the only ACTIVE zone, so the next replica goes there."""
+    assert paper_min_active(3) == 1 and paper_min_active(4) == paper_min_active(9) == 2
+    assert paper_min_active(2) == paper_min_active(1) == 1
+    upstream = DynamicFallbackPlacer(make_plan((A, B, C)))
+    paper = DynamicFallbackPlacer(make_plan((A, B, C)), min_active=paper_min_active(3))
+    for placer in (upstream, paper):
+        placer.on_capacity_error(A, spot=True, now=0)
+        placer.on_capacity_error(B, spot=True, now=0)
+    assert first(upstream, [C]) == A
+    assert first(paper, [C]) == C
+    assert [c.location for c in upstream.choose(spot=True, live_spot=[C], now=0)] == [A, B]
