@@ -111,9 +111,9 @@ UPSTREAM_MIN_ACTIVE = 2  # SkyServe's spot_placer.py: reset when fewer than 2 lo
 
 def paper_min_active(locations: int) -> int:
     """The SpotHedge paper simulator's reset rule, `len(active) <= min(1, Z - 3)`, as "fewer than": with
-    3 zones it resets only when none is ACTIVE, so a lone zone with capacity can take every replica (upstream's
-    "fewer than 2" resets as soon as two of three zones fail, and then never tries the third: it hosts a
-    replica, and the two reset zones are "free"); from 4 zones on the two rules agree."""
+    3 zones it resets only when none is ACTIVE, so a lone zone with capacity can take every replica
+    (upstream's "fewer than 2" resets as soon as two of three zones fail, and then never tries the third:
+    it hosts a replica, and the two reset zones are "free"); from 4 zones on the two rules agree."""
     return max(1, min(2, locations - 2))
 
 

@@ -256,5 +256,5 @@ def summarize(runs: dict[str, list[Run]]) -> list[Summary]:
     return out
 
 
-__all__ = ["ALL_POLICIES", "CONTROLLER_POLICIES", "POLICIES", "Run", "Setup", "Summary", "open_trace", "run_window",
-           "simulate", "summarize", "traces_dir"]
+__all__ = ["ALL_POLICIES", "CONTROLLER_POLICIES", "POLICIES", "Run", "Setup", "Summary", "open_trace",
+           "run_window", "simulate", "summarize", "traces_dir"]
