@@ -14,6 +14,8 @@ Capacity counts every service's spot replicas: the capacity is the cloud's, not 
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,6 +70,7 @@ class SimProvider(Provider):
         self._live_spot: dict[str, list[Instance]] = {z: [] for z in self.zones}  # launch order per zone
         self._next = 0
         self._lock = threading.RLock()
+        self._below: dict[tuple[str, int], list[int]] = {}  # (zone, n) -> trace ticks with capacity < n
 
     # -- the Provider interface ------------------------------------------------------------------------
     def check(self) -> tuple[bool, str | None]:
@@ -145,6 +148,23 @@ class SimProvider(Provider):
             inst = self._by_id.get(instance_id)
             return inst is not None and self._view(inst).state is State.RUNNING
 
+    def next_change(self) -> float:
+        """The earliest time after now at which this cloud changes by itself (a cold start ends, or a zone's
+        trace capacity drops below its live spot replicas); until then, with no launch, terminate or
+        override, every read returns what it returns now. `math.inf` when nothing is due."""
+        with self._lock:
+            self._sync()
+            now, tick = self.clock.now(), self._tick()
+            due = [i.launched_at + self.cold_start for i in self._by_id.values()
+                   if i.state is State.PENDING and i.launched_at + self.cold_start > now]  # type: ignore[operator]
+            for zone, live in self._live_spot.items():
+                if live and zone not in self._override and zone in self._trace:
+                    drops = self._drops_below(zone, len(live))
+                    at = bisect.bisect_right(drops, tick)
+                    if at < len(drops):
+                        due.append(self._t0 + (drops[at] - self._tick0) * self.tick_seconds)
+            return min(due, default=math.inf)
+
     def spot_capacity(self, zone: str) -> int | None:
         """Spot replicas the zone can hold now (None: unlimited)."""
         return self._capacity(self._zone(zone), self._tick())
@@ -184,6 +204,13 @@ class SimProvider(Provider):
                 if cap is not None and cap < len(live):
                     self._drop_to(zone, cap, self._t0 + (tick - self._tick0) * self.tick_seconds)
         self._synced = now_tick
+
+    def _drops_below(self, zone: str, n: int) -> list[int]:
+        """Ticks (indices of the zone's series) whose capacity is below `n`, ascending (cached)."""
+        key = (zone, n)
+        if key not in self._below:
+            self._below[key] = [t for t, cap in enumerate(self._trace[zone]) if cap < n]
+        return self._below[key]
 
     def _drop_to(self, zone: str, cap: int | None, when: float) -> None:
         live = self._live_spot[zone]

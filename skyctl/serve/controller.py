@@ -24,7 +24,7 @@ from skyctl.clock import REAL_CLOCK, Clock
 from skyctl.errors import UserError
 from skyctl.serve import replica_manager as rm
 from skyctl.serve import rollout
-from skyctl.serve.autoscalers import make_autoscaler
+from skyctl.serve.autoscalers import RequestRateAutoscaler, make_autoscaler
 from skyctl.serve.config import ControllerConfig
 from skyctl.serve.controller_process import provider_for, teardown_service
 from skyctl.serve.controller_store import ControllerStore, SqlStore
@@ -132,6 +132,11 @@ class Controller:
             self._specs[version] = spec_from_dict(row.spec)
             self._digests[version] = row.replica_digest
         return self._specs[version]
+
+    @property
+    def autoscaler(self) -> RequestRateAutoscaler | None:
+        """The autoscaler of the current version (None before the first tick); read-only for callers."""
+        return self._autoscaler
 
     @property
     def latest(self) -> ServiceSpec:

@@ -50,6 +50,11 @@ class LaunchManager:
     def in_flight(self, replica_id: int) -> bool:
         return replica_id in self.launcher.in_flight()
 
+    def idle(self) -> bool:
+        """No launch in flight, no candidate walk under way and no retry waiting: a tick whose rows ask
+        for no launch does nothing here."""
+        return not self._attempts and not self._not_before and not self.launcher.in_flight()
+
     def forget(self, replica_id: int) -> None:
         self._attempts.pop(replica_id, None)
         self._not_before.pop(replica_id, None)

@@ -3,12 +3,16 @@
 Same contract as `SqlStore` (controller_store.py): rows are copied in and out, so the controller sees only
 what it saved, and a new `Controller` over the same store starts from exactly what the old one persisted
 (the restart test relies on it). One service per store; nothing is ever deleted.
+
+Rows here are `PlainRow`s, not the SQLModel table classes: the same fields, defaults and the two methods
+the controller calls (`model_dump`, `model_copy`), without SQLAlchemy's attribute instrumentation, which
+cost more than the whole rest of a simulated tick.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 from skyctl.serve.controller_store import RowFields, Snapshot
 from skyctl.serve.status import ReplicaStatus
@@ -19,10 +23,58 @@ _FAILED = frozenset(s.value for s in ReplicaStatus if s.failed)
 FAILURES_KEPT = 20  # as serve_repo.ended_failures
 
 
+class PlainRow:
+    """A table row as a plain object: the table model's fields (`plain_twin`), no ORM, no validation."""
+
+    _fields: ClassVar[frozenset[str]] = frozenset()
+    _defaults: ClassVar[dict[str, Any]] = {}
+    _factories: ClassVar[dict[str, Callable[[], Any]]] = {}
+
+    def __init__(self, **values: Any) -> None:
+        unknown = values.keys() - self._fields
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        missing = self._fields - self._defaults.keys() - self._factories.keys() - values.keys()
+        if missing:
+            raise TypeError(f"{type(self).__name__} needs field(s) {sorted(missing)}")
+        attrs = self.__dict__
+        attrs.update(self._defaults)
+        for name, factory in self._factories.items():
+            attrs[name] = factory()
+        attrs.update(values)
+
+    def model_dump(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def model_copy(self) -> Any:
+        """A shallow copy, as pydantic's `model_copy()`."""
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        return out
+
+
+def plain_twin(model: type) -> type[PlainRow]:
+    """A `PlainRow` class with `model`'s fields and defaults (read from the model, so they cannot drift)."""
+    defaults, factories = {}, {}
+    for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        if info.default_factory is not None:
+            factories[name] = info.default_factory
+        elif not info.is_required():
+            defaults[name] = info.default
+    return type(f"Plain{model.__name__}", (PlainRow,), {
+        "_fields": frozenset(model.model_fields), "_defaults": defaults,  # type: ignore[attr-defined]
+        "_factories": factories, "__doc__": f"{model.__name__} without the ORM (sim_store.plain_twin)."})
+
+
+PlainReplica = plain_twin(ReplicaRecord)
+PlainService = plain_twin(ServiceRecord)
+
+
 class MemoryStore:
     def __init__(self, name: str, spec: ServiceSpec, *, now: float, service_id: int = 1) -> None:
         """What `serve up` writes: the service row and version 1 of `spec`."""
-        self.service = ServiceRecord(id=service_id, name=name, status="CONTROLLER_INIT", created_at=now)
+        self.service: ServiceRecord = PlainService(  # type: ignore[assignment]
+            id=service_id, name=name, status="CONTROLLER_INIT", created_at=now)
         self._versions = {1: ServiceVersion(service_id=service_id, version=1, spec=spec.to_dict(),
                                             spec_hash=spec.version, replica_digest=spec.replica_digest,
                                             created_at=now)}
@@ -52,7 +104,8 @@ class MemoryStore:
 
     def new_replica(self, service_id: int, fields: RowFields) -> ReplicaRecord:
         svc = self.service
-        row = ReplicaRecord(service_id=svc.id, replica_id=svc.next_replica_id, **fields(svc))
+        row: ReplicaRecord = PlainReplica(service_id=svc.id, replica_id=svc.next_replica_id,  # type: ignore
+                                          **fields(svc))
         svc.next_replica_id += 1
         self._put(row.model_copy())
         return row

@@ -15,6 +15,7 @@ on-demand replicas for the whole window.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +32,7 @@ from skyctl.serve.controller import Controller
 from skyctl.serve.plan import LaunchPlan, launch_candidates
 from skyctl.serve.sim_cloud import SimCloud, SimProber
 from skyctl.serve.sim_policies import ALL_POLICIES, CONTROLLER_POLICIES, POLICIES, placer_factory, policy_spec
+from skyctl.serve.sim_skip import quiet_until
 from skyctl.serve.sim_store import MemoryStore
 from skyctl.spec import ServiceSpec
 from solvers.melange.errors import ProblemError
@@ -121,9 +123,10 @@ def open_trace(name_or_path: str) -> SpotTrace:
 
 # -- one run ------------------------------------------------------------------------------------------------
 def run_window(policy: str, zones: Sequence[str], window: np.ndarray, setup: Setup, *, offset: int = 0,
-               restart_at: Sequence[int] = ()) -> Run:
+               restart_at: Sequence[int] = (), fast_forward: bool = True) -> Run:
     """Tick a fresh controller through `window` (zones x ticks); `restart_at`: ticks before which the
-    controller is replaced by a new one over the same store (a restart)."""
+    controller is replaced by a new one over the same store (a restart). `fast_forward`: skip the ticks
+    that provably change nothing (sim_skip.py); False runs every tick (the tests compare the two)."""
     if policy == "optimal":
         return _optimal(window, setup, offset)
     clock = VirtualClock(START)
@@ -144,16 +147,34 @@ def run_window(policy: str, zones: Sequence[str], window: np.ndarray, setup: Set
     n = window.shape[1]
     ready = np.zeros(n, dtype=np.int64)
     ctl = controller()
+    restarts = sorted(set(restart_at))
+    t = 0
     with _quiet():
-        for t in range(n):
-            if t in restart_at:
+        while t < n:
+            if t in restarts:
                 ctl.close()
                 ctl = controller()
             ctl.tick()
             ready[t] = sum(r.status == "READY" for r in store.open_rows())
-            clock.advance(TICK_SECONDS)
+            t += 1
+            skip_to = _skip_to(t, n, restarts, ctl, cloud, store) if fast_forward else t
+            ready[t:skip_to] = ready[t - 1]  # by construction the state (and so READY) did not change
+            clock.advance(TICK_SECONDS * (skip_to - t + 1))
+            t = skip_to
     ctl.close()
     return _score(policy, offset, cloud, store, ready, setup)
+
+
+def _skip_to(t: int, n: int, restarts: list[int], ctl: Controller, cloud: SimCloud,
+             store: MemoryStore) -> int:
+    """The next tick to run in full, given that tick `t - 1` was just run (sim_skip.py): the one before
+    the next possible change, so that it and the change's tick run as in a tick-by-tick run. A restart at
+    `r` replaces the controller before tick `r`, so tick `r - 1` runs in full too (its service row is
+    what the new controller loads)."""
+    until = quiet_until(ctl, cloud, store, TICK_SECONDS)
+    change = math.ceil((until - START) / TICK_SECONDS) if until < math.inf else n
+    stop = min([change - 1, n, *(r - 1 for r in restarts if r > t)])
+    return max(t, stop)
 
 
 def _score(policy: str, offset: int, cloud: SimCloud, store: MemoryStore, ready: np.ndarray,

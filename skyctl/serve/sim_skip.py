@@ -1,0 +1,87 @@
+"""Fast-forward for `skyctl serve simulate`: the ticks that provably change nothing are not run.
+
+After a tick, the simulator asks `quiet_until` for the first time at which a tick could do anything but
+repeat that tick. Until then every tick would only rewrite timestamps that each tick rewrites (a READY
+row's `last_ready_at`, the controller's probe times, the autoscaler's last decision time, the heartbeat),
+so the simulator runs the tick just before that time and the one at it in full and skips those in between:
+the state after the tick before is then the tick-by-tick run's, field for field, and so is everything
+after. READY and cost of the skipped ticks come from that unchanged state.
+
+A tick is a repeat when all of these hold (otherwise `quiet_until` answers now: no skip):
+- every open row is READY with an instance the provider reports RUNNING, and no other instance of the
+  service is live: reconciliation, probes (ok, so READY stays READY) and the replica state machine have
+  nothing to do;
+- the launch manager is idle (no launch, candidate walk or retry pending), so no launch starts and the
+  placer is not consulted (placers only act on launches and replica events, none of which happens);
+- every probe and every decision comes back each tick (intervals <= the tick), so the tick run in full
+  before the event leaves probe and decision times as a tick-by-tick run would;
+- the autoscaler's `decide` with these replicas returns nothing and keeps its state: through its own
+  `quiet_until(now, replicas, qps, **decide_args)` (the time until which that holds), or, for the
+  SkyServe autoscalers below whose `decide` reads time only to reset hysteresis counters after a gap, a
+  trial decision on a copy that returns nothing with the counters at rest. Any other autoscaler (skyctl's
+  hedge, with decaying statistics and timers) is never skipped;
+- the provider has no event due (`SimProvider.next_change`: a cold start ending, a capacity drop).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from skyctl.serve.autoscalers import FallbackRequestRateAutoscaler, RequestRateAutoscaler
+from skyctl.serve.controller import Controller
+from skyctl.serve.sim_cloud import SimCloud
+from skyctl.serve.sim_store import MemoryStore
+from skyctl.serve.status import ReplicaStatus
+from skyctl.serve.types import ReplicaView
+
+# Autoscalers whose decision, for given replicas and QPS, depends on time only through the reset of
+# hysteresis counters after a gap (STALE_AFTER_INTERVALS): with the counters at 0 the reset changes nothing.
+TIME_INVARIANT = (RequestRateAutoscaler, FallbackRequestRateAutoscaler)
+_AT_REST = ("target", "upscale_counter", "downscale_counter", "latest_version_ever_ready")
+
+
+def quiet_until(ctl: Controller, cloud: SimCloud, store: MemoryStore, tick_seconds: float) -> float:
+    """The first time after now at which a tick of `ctl` could differ from the one just run (now: no skip).
+
+    Call right after a tick, before the clock moves on."""
+    now = cloud.clock.now()
+    config = ctl.config
+    if max(config.probe_interval_seconds, config.decision_interval_seconds) > tick_seconds:
+        return now
+    if not ctl.launches.idle() or ctl.autoscaler is None:
+        return now
+    open_rows = store.open_rows()
+    if any(r.status != ReplicaStatus.READY or r.instance_id is None for r in open_rows):
+        return now
+    live = {i.id: i for i in cloud.list(ctl.name) if i.state.live}
+    if live.keys() != {r.instance_id for r in open_rows} or any(not cloud.ready(i) for i in live):
+        return now
+    snap = store.load(ctl.service_id, now, config.qps_window_seconds, with_clouds=False)
+    if snap is None:
+        return now
+    svc = snap.service
+    decide_args = {"latest_version": svc.current_version, "active_versions": list(svc.active_versions),
+                   "update_mode": svc.update_mode}
+    until = autoscaler_quiet_until(ctl.autoscaler, now + tick_seconds, ctl.views(snap.failures), snap.qps,
+                                   decide_args)
+    return min(until, cloud.next_change())
+
+
+def autoscaler_quiet_until(autoscaler: Any, when: float, replicas: list[ReplicaView], qps: float,
+                           decide_args: dict[str, Any]) -> float:
+    """Until when `decide(t, replicas, qps)` for t >= `when` returns nothing and changes no state but the
+    decision time; `when` itself when that cannot be shown."""
+    own = getattr(autoscaler, "quiet_until", None)
+    if own is not None:
+        return own(when, replicas, qps, **decide_args)
+    if type(autoscaler) not in TIME_INVARIANT:
+        return when
+    before = autoscaler.dump()
+    trial = copy.copy(autoscaler)  # its state is scalars: a shallow copy is independent
+    if trial.decide(when, replicas, qps, **decide_args):
+        return when
+    after = trial.dump()
+    at_rest = before["upscale_counter"] == before["downscale_counter"] == 0
+    return math.inf if at_rest and all(before[k] == after[k] for k in _AT_REST) else when
