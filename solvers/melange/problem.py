@@ -59,6 +59,10 @@ class Problem:
         """GPUs of type j needed per req/s of bucket b (the reference stores this as 1/T)."""
         return 1.0 / self.gpus[j].tputs[b[0]][b[1]]
 
+    def cost_of(self, counts: dict[int, int]) -> float:
+        """$/h of `counts` (type index -> number of GPUs)."""
+        return sum(g.cost * counts[j] for j, g in enumerate(self.gpus))
+
     def bucket_label(self, b: tuple[int, int]) -> str:
         """`input 100-250 x output 25-100 tokens [2][1]` when edges are known, else `[2][1]`."""
         idx = f"[{b[0]}][{b[1]}]"

@@ -13,8 +13,8 @@ import time
 
 from solvers.melange import ilp
 from solvers.melange.backend import RunResult, resolve_solver, run
+from solvers.melange.continuous import Split, solve_split
 from solvers.melange.errors import ProblemError
-from solvers.melange.links import violated_links
 from solvers.melange.problem import MODES, Problem, SolveOptions
 from solvers.melange.reduce import dominated, without
 from solvers.melange.result import LOAD_TOLERANCE, LP_TOLERANCE, Routing, Solution, loads_of
@@ -41,8 +41,8 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
     if options.mode == "aggregated":
         status, routing, counts, bound = _aggregated(small, solver, t0 + options.time_limit)
     elif options.mode == "continuous":
-        m, r = _continuous(small, solver, t0 + options.time_limit)
-        status, routing, counts, bound = _read(m, r)
+        c = _continuous(small, solver, t0 + options.time_limit)
+        status, routing, counts, bound = c.status, c.routing, c.counts, c.bound
     else:
         m = ilp.build(small, options.mode)
         r = run(m.lp, solver, options.time_limit)
@@ -59,26 +59,26 @@ def _read(m: ilp.Model, r: RunResult) -> tuple[str, Routing | None, dict[int, in
     return r.status, ilp.read_routing(m), ilp.read_counts(m), r.bound
 
 
-def _continuous(problem: Problem, solver: str, deadline: float) -> tuple[ilp.Model, RunResult]:
-    """The continuous split; on HiGHS with the LP's violated linking cuts, solved as a tight model."""
-    if solver != "highs":
-        m = ilp.build(problem, "continuous")
-        return m, run(m.lp, solver, deadline - time.perf_counter())
-    m = ilp.build(problem, "continuous", links=violated_links(problem))
-    return m, run(m.lp, solver, deadline - time.perf_counter(), tight=True)
+def _continuous(problem: Problem, solver: str, deadline: float) -> Split:
+    """The continuous split; on HiGHS with linking cuts over the types that can be optimal (`continuous`)."""
+    if solver == "highs":
+        return solve_split(problem, deadline)
+    m = ilp.build(problem, "continuous")
+    status, routing, counts, bound = _read(m, run(m.lp, solver, deadline - time.perf_counter()))
+    return Split(status, routing, counts, bound)
 
 
 def _aggregated(problem: Problem, solver: str, deadline: float):
     """Continuous bound -> rounding and repair -> fixed-count check -> full MIP."""
-    cont, rc = _continuous(problem, solver, deadline)
-    if rc.status == "infeasible":  # the integer models' feasible sets are subsets of this one
+    cont = _continuous(problem, solver, deadline)
+    if cont.status == "infeasible":  # the integer models' feasible sets are subsets of this one
         return "infeasible", None, None, None
-    if rc.status != "optimal":
+    if cont.status != "optimal":
         full = ilp.build(problem, "aggregated")
         return _read(full, run(full.lp, solver, deadline - time.perf_counter()))
-    cont_counts = ilp.read_counts(cont)
-    floor = _cost(problem, cont_counts)
-    rounded = round_to_slices(problem, ilp.read_routing(cont))
+    cont_counts = cont.counts
+    floor = problem.cost_of(cont_counts)
+    rounded = round_to_slices(problem, cont.routing)
     fitted = repair(problem, rounded, cont_counts, 1.0 / problem.slice_factor)
     if fitted is not None:  # whole slices fit the continuous optimum's counts: proven optimal
         return "optimal", fitted, cont_counts, floor
@@ -96,15 +96,11 @@ def _aggregated(problem: Problem, solver: str, deadline: float):
     r = run(full.lp, solver, deadline - time.perf_counter())
     if r.status in HAS_SOLUTION:
         got = ilp.read_counts(full)
-        status = "optimal" if r.status == "optimal" or _cost(problem, got) <= floor + 1e-9 else r.status
+        status = "optimal" if r.status == "optimal" or problem.cost_of(got) <= floor + 1e-9 else r.status
         return status, ilp.read_routing(full), got, max(floor, r.bound or floor)
     if r.status != "infeasible" and counts is not None:  # the clock ran out: keep the rounded incumbent
         return "time_limit", rounded, counts, floor
     return r.status, None, None, floor
-
-
-def _cost(problem: Problem, counts: dict[int, int]) -> float:
-    return sum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
 
 
 def _finish(problem: Problem, mode: str, solver: str, status: str, routing: Routing | None,
