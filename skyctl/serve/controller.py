@@ -186,7 +186,7 @@ class Controller:
             self.placer.load(state)
         digest = self._digests[svc.current_version]
         for row in self.rows.values():
-            if row.version != svc.current_version and S(row.status) in ALIVE:
+            if row.version != svc.current_version and rm.status(row) in ALIVE:
                 self.spec(row.version)
                 if self._digests[row.version] == digest:
                     log.info("replica %d: version %d -> %d in place (same replica digest)",
@@ -215,7 +215,7 @@ class Controller:
             row, inst = self.rows[rid], inv.matched[rid]
             log.info("replica %d: adopting instance %s launched before a restart", rid, inst.id)
             rm.record_instance(row, inst, now)
-            if S(row.status) is S.PENDING:
+            if rm.status(row) is S.PENDING:
                 row.status = S.PROVISIONING
         self.flush()
         for inst in inv.orphans:
@@ -234,9 +234,9 @@ class Controller:
                 continue
             # A PROVISIONING row whose instance the provider already reports RUNNING is probed now, not a
             # tick later after the STARTING step: READY is seen as soon as the replica answers.
-            starting = S(row.status) is S.STARTING or (S(row.status) is S.PROVISIONING
+            starting = rm.status(row) is S.STARTING or (rm.status(row) is S.PROVISIONING
                                                         and inst.state is State.RUNNING)
-            if S(row.status) not in rm.PROBED and not starting:
+            if rm.status(row) not in rm.PROBED and not starting:
                 continue
             every = (self.config.starting_probe_interval_seconds if starting
                      else self.config.probe_interval_seconds)
@@ -271,7 +271,7 @@ class Controller:
 
     def _terminate(self, row: ReplicaRecord, now: float) -> None:
         rid = row.replica_id
-        if S(row.status) is S.FAILED_CLEANUP and now < self._cleanup_after.get(rid, -math.inf):
+        if rm.status(row) is S.FAILED_CLEANUP and now < self._cleanup_after.get(rid, -math.inf):
             return
         self.flush()  # write-ahead: the status that asks for this terminate is committed first
         failpoint(BEFORE_TERMINATE)
@@ -300,7 +300,7 @@ class Controller:
 
     def _scale_down(self, d: ScaleDown, now: float) -> None:
         row = self.rows.get(d.replica_id)
-        if row is None or S(row.status) not in ALIVE:
+        if row is None or rm.status(row) not in ALIVE:
             return
         log.info("replica %d: scale down (%s)", row.replica_id, d.reason)
         rm.mark_scale_down(row, now, self.config.drain_seconds, d.reason)
@@ -310,7 +310,7 @@ class Controller:
         self.flush()
 
     def views(self, extra: list[ReplicaRecord] = ()) -> list[ReplicaView]:  # type: ignore[assignment]
-        return [ReplicaView(replica_id=r.replica_id, version=r.version, status=S(r.status), spot=r.spot,
+        return [ReplicaView(replica_id=r.replica_id, version=r.version, status=rm.status(r), spot=r.spot,
                             accelerator=r.accelerator, accelerator_count=r.accelerator_count,
                             location=rm.location(r), launched_at=r.launched_at, ready_at=r.ready_at,
                             purpose=r.purpose)
@@ -319,10 +319,10 @@ class Controller:
     def _finish(self, svc: ServiceRecord, failures: list[ReplicaRecord], ever_ready: bool,
                 now: float) -> None:
         self.flush()
-        statuses = [S(r.status) for r in self.rows.values()]
+        statuses = [rm.status(r) for r in self.rows.values()]
         latest = [r for r in [*self.rows.values(), *failures] if r.version == svc.current_version]
-        failed = sorted((r for r in latest if S(r.status).failed), key=lambda r: -r.replica_id)
-        failed_fast = not ever_ready and any(S(r.status) in UNRECOVERABLE for r in failed)
+        failed = sorted((r for r in latest if rm.status(r).failed), key=lambda r: -r.replica_id)
+        failed_fast = not ever_ready and any(rm.status(r) in UNRECOVERABLE for r in failed)
         message = None
         if S.READY in statuses:
             status = ServiceStatus.READY

@@ -83,7 +83,7 @@ class LaunchManager:
         for rid, row in sorted(self.c.rows.items()):
             if busy >= self.c.config.max_concurrent_launches:
                 break
-            status = S(row.status)
+            status = rm.status(row)
             relaunch = needs_relaunch(row, inv, flying) and (row.cloud is None or row.cloud in listed)
             if status is not S.PENDING and not relaunch:
                 continue
@@ -119,7 +119,7 @@ class LaunchManager:
             return []
         plan = self.c.plan
         assert plan is not None  # a placer exists only with a plan
-        live_spot = [plan.locate(loc) for r in self.c.rows.values() if r.spot and S(r.status) in ALIVE
+        live_spot = [plan.locate(loc) for r in self.c.rows.values() if r.spot and rm.status(r) in ALIVE
                      and r.replica_id != row.replica_id and (loc := rm.location(r)) is not None]
         candidates = list(placer.choose(spot=row.spot, live_spot=live_spot, now=now))
         here = plan.locate(loc) if (loc := rm.location(row)) is not None else None
@@ -157,7 +157,7 @@ class LaunchManager:
         if out.instance is not None:
             failpoint(AFTER_LAUNCH)
             rm.record_instance(row, out.instance, now)
-            if S(row.status) is S.PROVISIONING and out.instance.state is State.RUNNING:
+            if rm.status(row) is S.PROVISIONING and out.instance.state is State.RUNNING:
                 row.status = S.STARTING
             self.forget(rid)
             if placer:
@@ -166,7 +166,7 @@ class LaunchManager:
             return
         err = out.error
         attempt = self._attempts[rid]
-        if S(row.status) is not S.PROVISIONING:  # scaled down while launching: nothing was started
+        if rm.status(row) is not S.PROVISIONING:  # scaled down while launching: nothing was started
             row.status, row.ended_at = S.TERMINATED, now
             self.forget(rid)
         elif isinstance(err, CapacityError):

@@ -52,8 +52,14 @@ class Ready:
 Event = Terminate | Preempted | Ready
 
 
+_BY_VALUE = {s.value: s for s in ReplicaStatus}  # a StrEnum member hashes and compares as its value
+
+
 def status(row: ReplicaRecord) -> ReplicaStatus:
-    return ReplicaStatus(row.status)
+    """The row's status as the enum: a dict lookup, as `ReplicaStatus(value)` is slow for a tick's hot path
+    (an unknown value still raises the enum's ValueError)."""
+    found = _BY_VALUE.get(row.status)
+    return found if found is not None else ReplicaStatus(row.status)
 
 
 def location(row: ReplicaRecord) -> Location | None:

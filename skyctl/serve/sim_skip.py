@@ -32,7 +32,7 @@ from typing import Any
 from skyctl.serve.autoscalers import FallbackRequestRateAutoscaler, RequestRateAutoscaler
 from skyctl.serve.controller import Controller
 from skyctl.serve.sim_cloud import SimCloud
-from skyctl.serve.sim_store import MemoryStore
+from skyctl.serve.sim_store import QPS, MemoryStore
 from skyctl.serve.status import ReplicaStatus
 from skyctl.serve.types import ReplicaView
 
@@ -43,30 +43,37 @@ _AT_REST = ("target", "upscale_counter", "downscale_counter", "latest_version_ev
 
 
 def quiet_until(ctl: Controller, cloud: SimCloud, store: MemoryStore, tick_seconds: float) -> float:
-    """The first time after now at which a tick of `ctl` could differ from the one just run (now: no skip).
+    """The first time after now at which a tick of `ctl` could differ from the one just run (now, or a
+    time less than two ticks away: no skip). Call right after a tick, before the clock moves on.
 
-    Call right after a tick, before the clock moves on."""
+    Cheap tests first: answering too early is always sound (it only skips less)."""
     now = cloud.clock.now()
     config = ctl.config
     if max(config.probe_interval_seconds, config.decision_interval_seconds) > tick_seconds:
         return now
-    if not ctl.launches.idle() or ctl.autoscaler is None:
+    if not ctl.launches.idle() or not may_be_quiet(ctl.autoscaler):
         return now
     open_rows = store.open_rows()
     if any(r.status != ReplicaStatus.READY or r.instance_id is None for r in open_rows):
         return now
-    live = {i.id: i for i in cloud.list(ctl.name) if i.state.live}
-    if live.keys() != {r.instance_id for r in open_rows} or any(not cloud.ready(i) for i in live):
+    event = cloud.next_change()
+    if event < now + 2 * tick_seconds:
+        return event
+    live = {i.id for i in cloud.list(ctl.name) if i.state.live}
+    if live != {r.instance_id for r in open_rows} or not all(cloud.ready(i) for i in live):
         return now
-    snap = store.load(ctl.service_id, now, config.qps_window_seconds, with_clouds=False)
-    if snap is None:
-        return now
-    svc = snap.service
+    svc = store.service
     decide_args = {"latest_version": svc.current_version, "active_versions": list(svc.active_versions),
                    "update_mode": svc.update_mode}
-    until = autoscaler_quiet_until(ctl.autoscaler, now + tick_seconds, ctl.views(snap.failures), snap.qps,
-                                   decide_args)
-    return min(until, cloud.next_change())
+    failures = [store.row(i) for i in store.failed_ids(svc.current_version)]  # read only, as views() does
+    return min(event, autoscaler_quiet_until(ctl.autoscaler, now + tick_seconds, ctl.views(failures),
+                                             QPS, decide_args))
+
+
+def may_be_quiet(autoscaler: Any) -> bool:
+    """Whether `autoscaler_quiet_until` can ever answer more than now for this autoscaler (a cheap test
+    first: a hedge tick is never skipped, so the rest of the checks would be wasted on it)."""
+    return hasattr(autoscaler, "quiet_until") or type(autoscaler) in TIME_INVARIANT
 
 
 def autoscaler_quiet_until(autoscaler: Any, when: float, replicas: list[ReplicaView], qps: float,

@@ -11,6 +11,7 @@ cost more than the whole rest of a simulated tick.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -21,11 +22,16 @@ from skyctl.state.serve_tables import ReplicaRecord, ServiceRecord, ServiceVersi
 
 _FAILED = frozenset(s.value for s in ReplicaStatus if s.failed)
 FAILURES_KEPT = 20  # as serve_repo.ended_failures
+QPS = 0.0  # no load balancer counts requests in a simulation
 
 
 class PlainRow:
-    """A table row as a plain object: the table model's fields (`plain_twin`), no ORM, no validation."""
+    """A table row as a plain object: the table model's fields (`plain_twin`), no ORM, no validation.
 
+    `model_dump()` is cached until the next attribute change, as the controller dumps every open row at
+    every flush to find the changed ones; the dict it returns is shared: read it, do not change it."""
+
+    __slots__ = ("__dict__", "_dump")
     _fields: ClassVar[frozenset[str]] = frozenset()
     _defaults: ClassVar[dict[str, Any]] = {}
     _factories: ClassVar[dict[str, Callable[[], Any]]] = {}
@@ -42,14 +48,24 @@ class PlainRow:
         for name, factory in self._factories.items():
             attrs[name] = factory()
         attrs.update(values)
+        self._dump: dict[str, Any] | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._fields:
+            self.__dict__[name] = value
+            value, name = None, "_dump"
+        object.__setattr__(self, name, value)
 
     def model_dump(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        if self._dump is None:
+            self._dump = dict(self.__dict__)
+        return self._dump
 
     def model_copy(self) -> Any:
         """A shallow copy, as pydantic's `model_copy()`."""
         out = object.__new__(type(self))
         out.__dict__.update(self.__dict__)
+        object.__setattr__(out, "_dump", self._dump)
         return out
 
 
@@ -81,7 +97,7 @@ class MemoryStore:
         self._rows: dict[int, ReplicaRecord] = {}  # every row ever, by replica id
         self._open: set[int] = set()
         self._ever_ready: set[int] = set()  # versions with a replica READY once
-        self._failed: dict[int, dict[int, None]] = {}  # version -> ids of ended failed rows
+        self._failed: dict[int, list[int]] = {}  # version -> ids of ended failed rows, ascending
 
     # -- the ControllerStore protocol
     def load(self, service_id: int, now: float, qps_window: float, *, with_clouds: bool) -> Snapshot | None:
@@ -90,10 +106,9 @@ class MemoryStore:
             return None
         version = svc.current_version
         rows = [self._rows[i].model_copy() for i in sorted(self._open)]
-        failed = sorted(self._failed.get(version, ()), reverse=True)[:FAILURES_KEPT]
-        failures = [self._rows[i].model_copy() for i in failed]
+        failures = [self._rows[i].model_copy() for i in self.failed_ids(version)]
         clouds = {r.cloud for r in self._rows.values() if r.cloud} if with_clouds else None
-        return Snapshot(svc, rows, failures, version in self._ever_ready, 0.0, clouds)
+        return Snapshot(svc, rows, failures, version in self._ever_ready, QPS, clouds)
 
     def version(self, service_id: int, number: int) -> ServiceVersion | None:
         return self._versions.get(number) if service_id == self.service.id else None
@@ -125,15 +140,27 @@ class MemoryStore:
     def open_rows(self) -> list[ReplicaRecord]:
         return [self._rows[i] for i in sorted(self._open)]
 
+    def row(self, replica_id: int) -> ReplicaRecord:
+        """The stored row (read, do not change)."""
+        return self._rows[replica_id]
+
+    def failed_ids(self, version: int) -> list[int]:
+        """Ids of the newest FAILURES_KEPT ended failures of `version`, newest first (as serve_repo)."""
+        return self._failed.get(version, [])[:-FAILURES_KEPT - 1:-1]
+
     def _put(self, row: ReplicaRecord) -> None:
         self._rows[row.replica_id] = row
-        failed = self._failed.setdefault(row.version, {})
-        failed.pop(row.replica_id, None)
+        rid, failed = row.replica_id, self._failed.setdefault(row.version, [])
+        at = bisect.bisect_left(failed, rid)
+        listed = at < len(failed) and failed[at] == rid
         if row.ended_at is None:
-            self._open.add(row.replica_id)
+            self._open.add(rid)
         else:
-            self._open.discard(row.replica_id)
-            if row.status in _FAILED:
-                failed[row.replica_id] = None
+            self._open.discard(rid)
+        if row.ended_at is not None and row.status in _FAILED:
+            if not listed:
+                failed.insert(at, rid)
+        elif listed:
+            del failed[at]
         if row.ready_at is not None:
             self._ever_ready.add(row.version)
