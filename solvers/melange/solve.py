@@ -13,8 +13,9 @@ import time
 
 from solvers.melange import ilp
 from solvers.melange.backend import RunResult, resolve_solver, run
-from solvers.melange.continuous import Split, solve_split
 from solvers.melange.errors import ProblemError
+from solvers.melange.links import RootLP
+from solvers.melange.probed import AGGREGATED_TARGET_GAP, Split, solve_split, solve_within
 from solvers.melange.problem import MODES, Problem, SolveOptions
 from solvers.melange.reduce import dominated, without
 from solvers.melange.result import LOAD_TOLERANCE, LP_TOLERANCE, Routing, Solution, loads_of
@@ -59,23 +60,27 @@ def _read(m: ilp.Model, r: RunResult) -> tuple[str, Routing | None, dict[int, in
     return r.status, ilp.read_routing(m), ilp.read_counts(m), r.bound
 
 
-def _continuous(problem: Problem, solver: str, deadline: float) -> Split:
-    """The continuous split; on HiGHS with linking cuts over the types that can be optimal (`continuous`)."""
+def _continuous(problem: Problem, solver: str, deadline: float, root: RootLP | None = None) -> Split:
+    """The continuous split; on HiGHS with linking cuts over the probed types and counts (`probed`)."""
     if solver == "highs":
-        return solve_split(problem, deadline)
-    m = ilp.build(problem, "continuous")
-    status, routing, counts, bound = _read(m, run(m.lp, solver, deadline - time.perf_counter()))
-    return Split(status, routing, counts, bound)
+        return solve_split(problem, deadline, root)
+    return _plain(problem, "continuous", solver, deadline)
+
+
+def _plain(problem: Problem, mode: str, solver: str, deadline: float) -> Split:
+    m = ilp.build(problem, mode)
+    return Split(*_read(m, run(m.lp, solver, deadline - time.perf_counter())))
 
 
 def _aggregated(problem: Problem, solver: str, deadline: float):
-    """Continuous bound -> rounding and repair -> fixed-count check -> full MIP."""
-    cont = _continuous(problem, solver, deadline)
+    """Continuous bound -> rounding and repair -> fixed-count check -> full MIP (over probed ranges)."""
+    root = RootLP(problem) if solver == "highs" else None
+    cont = _continuous(problem, solver, deadline, root)
     if cont.status == "infeasible":  # the integer models' feasible sets are subsets of this one
         return "infeasible", None, None, None
     if cont.status != "optimal":
-        full = ilp.build(problem, "aggregated")
-        return _read(full, run(full.lp, solver, deadline - time.perf_counter()))
+        full = _plain(problem, "aggregated", solver, deadline)
+        return full.status, full.routing, full.counts, full.bound
     cont_counts = cont.counts
     floor = problem.cost_of(cont_counts)
     rounded = round_to_slices(problem, cont.routing)
@@ -91,16 +96,18 @@ def _aggregated(problem: Problem, solver: str, deadline: float):
         if fitted is not None:
             return "optimal", fitted, cont_counts, floor
     # The floor as a cut slowed HiGHS 3x on 200x24 instances, and MIP starts are unsafe (see backend.run):
-    # the full model goes in plain, and the floor only tightens the reported bound.
-    full = ilp.build(problem, "aggregated")
-    r = run(full.lp, solver, deadline - time.perf_counter())
-    if r.status in HAS_SOLUTION:
-        got = ilp.read_counts(full)
-        status = "optimal" if r.status == "optimal" or problem.cost_of(got) <= floor + 1e-9 else r.status
-        return status, ilp.read_routing(full), got, max(floor, r.bound or floor)
-    if r.status != "infeasible" and counts is not None:  # the clock ran out: keep the rounded incumbent
+    # the full model goes in without them, over the types and counts that a cost near the floor allows.
+    if root is not None:
+        full = solve_within(problem, root, "aggregated", floor * (1 + AGGREGATED_TARGET_GAP), deadline, floor)
+    else:
+        full = _plain(problem, "aggregated", solver, deadline)
+    if full.status in HAS_SOLUTION:
+        proven = full.status == "optimal" or problem.cost_of(full.counts) <= floor + 1e-9
+        bound = max(floor, full.bound or floor)
+        return "optimal" if proven else full.status, full.routing, full.counts, bound
+    if full.status != "infeasible" and counts is not None:  # the clock ran out: keep the rounded incumbent
         return "time_limit", rounded, counts, floor
-    return r.status, None, None, floor
+    return full.status, None, None, floor
 
 
 def _finish(problem: Problem, mode: str, solver: str, status: str, routing: Routing | None,

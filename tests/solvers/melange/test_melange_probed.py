@@ -1,16 +1,17 @@
-"""The continuous split over probed types and counts (`solvers.melange.continuous`) finds the same optimum as
-the plain model, whatever the first target, and its bound stays below the optimum when the clock stops it."""
+"""MIPs over probed types and counts (`solvers.melange.probed`) find the same optimum as the plain models,
+whatever the first target, and their bound stays below the optimum when the clock stops them."""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solvers.melange import continuous, ilp
+from solvers.melange import ilp, probed
 from solvers.melange.backend import run
 from solvers.melange.links import RootLP
 from solvers.melange.problem import GpuType, Problem, SolveOptions
@@ -21,9 +22,9 @@ from solvers.melange.synthetic import random_problem
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _plain(p: Problem) -> float:
-    """The continuous split without cuts, probing or dropped types, straight on HiGHS."""
-    m = ilp.build(p, "continuous")
+def _plain(p: Problem, mode: str = "continuous") -> float:
+    """The model without cuts, probing or dropped types, straight on HiGHS."""
+    m = ilp.build(p, mode)
     r = run(m.lp, "highs", 30)
     assert r.status == "optimal"
     return r.objective
@@ -47,7 +48,7 @@ def test_probed_split_matches_the_plain_model(seed: int, kind: str, gap: float) 
     at the LP bound, below the optimum (a second MIP over the ranges of a feasible cost); 0.5 keeps most."""
     p = _variant(random_problem(5, 12, 4, seed, rate=30.0), seed, kind)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(continuous, "TARGET_GAP", gap)
+        mp.setattr(probed, "SPLIT_TARGET_GAP", gap)
         sol = solve(p, SolveOptions(mode="continuous", solver="highs"))
     if sol.status == "infeasible":  # a tight cap can leave a bucket without room
         with pytest.raises(AssertionError):
@@ -56,6 +57,24 @@ def test_probed_split_matches_the_plain_model(seed: int, kind: str, gap: float) 
     assert sol.status == "optimal" and check(p, sol) == []
     assert sol.cost_per_hour == pytest.approx(_plain(p), abs=1e-6)
     assert sol.bound == pytest.approx(sol.cost_per_hour, abs=1e-6)
+
+
+@FAST
+@given(seed=st.integers(0, 10_000), kind=st.sampled_from(["plain", "caps", "spot"]),
+       gap=st.sampled_from([-0.5, 0.0, 0.0005, 0.5]))
+def test_probed_aggregated_model_matches_the_plain_one(seed: int, kind: str, gap: float) -> None:
+    """The aggregated step that runs when whole slices do not fit the continuous optimum's counts, called
+    directly with the continuous optimum as floor: the same optimum, proven, never below the floor."""
+    p = _variant(random_problem(5, 12, 4, seed, rate=30.0), seed, kind)
+    root = RootLP(p)
+    split = probed.solve_split(p, time.perf_counter() + 30, root)
+    if split.status == "infeasible":
+        return
+    floor = p.cost_of(split.counts)
+    got = probed.solve_within(p, root, "aggregated", floor * (1 + gap), time.perf_counter() + 30, floor)
+    assert got.status == "optimal"
+    assert p.cost_of(got.counts) == pytest.approx(_plain(p, "aggregated"), abs=1e-6)
+    assert floor - 1e-9 <= got.bound == pytest.approx(p.cost_of(got.counts), abs=1e-6)
 
 
 def test_probe_bounds_a_type_and_leaves_the_lp_as_it_was() -> None:
@@ -68,7 +87,7 @@ def test_probe_bounds_a_type_and_leaves_the_lp_as_it_was() -> None:
     assert root.probe({1: (1.0, math.inf)}) == pytest.approx(5.0)
     assert root.probe({0: (2.0, math.inf)}) == pytest.approx(2.0)
     assert root.probe({1: (1.0, math.inf)}) == pytest.approx(5.0)  # restored between probes
-    assert continuous._ranges(root, 2.0) == {0: 2, 1: 0}  # A >= 3 costs 3 > 2; B is dropped
+    assert probed._ranges(root, 2.0) == {0: 2, 1: 0}  # A >= 3 costs 3 > 2; B is dropped
     capped = RootLP(Problem((replace(a, max_count=1), b), ((10.0,),), slice_factor=4))
     assert capped.probe({0: (2.0, math.inf)}) == math.inf  # beyond A's own cap: infeasible
 
