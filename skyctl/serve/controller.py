@@ -36,7 +36,7 @@ from skyctl.serve.plan import LaunchPlan, launch_candidates
 from skyctl.serve.prober import HttpProber, Prober, ProbeResult, ProbeTarget
 from skyctl.serve.reconcile import Inventory, match
 from skyctl.serve.status import ALIVE, UNRECOVERABLE, ReplicaStatus, ServiceStatus
-from skyctl.serve.types import Placer, ReplicaView, ScaleDown, ScaleUp
+from skyctl.serve.types import Decision, Placer, ReplicaView, ScaleDown, ScaleUp
 from skyctl.spec import ServiceSpec, spec_from_dict
 from skyctl.state.serve_tables import ReplicaRecord, ServiceRecord
 
@@ -286,17 +286,23 @@ class Controller:
         self.flush()
 
     def _decide(self, svc: ServiceRecord, failures: list[ReplicaRecord], qps: float, now: float) -> None:
-        views = self.views(failures)
-        decisions = self._autoscaler.decide(  # type: ignore[union-attr]
-            now, views, qps, latest_version=svc.current_version, active_versions=list(svc.active_versions),
-            update_mode=svc.update_mode)
-        self._next_decision = now + self._autoscaler.decision_interval(views)  # type: ignore[union-attr]
-        for d in decisions:
+        for d in self.decisions(svc, failures, qps, now):
             if isinstance(d, ScaleUp):
                 self.launches.scale_up(d, now)
             elif isinstance(d, ScaleDown):
                 self._scale_down(d, now)
         self.store.prune_request_counts(self.service_id, now - 2 * self.config.qps_window_seconds)
+
+    def decisions(self, svc: ServiceRecord, failures: list[ReplicaRecord], qps: float,
+                  now: float) -> list[Decision]:
+        """The autoscaler's decision step (not yet acted on); public for the simulator, which runs only
+        this step on ticks where nothing else can happen (sim_skip.py)."""
+        views = self.views(failures)
+        decisions = self._autoscaler.decide(  # type: ignore[union-attr]
+            now, views, qps, latest_version=svc.current_version, active_versions=list(svc.active_versions),
+            update_mode=svc.update_mode)
+        self._next_decision = now + self._autoscaler.decision_interval(views)  # type: ignore[union-attr]
+        return decisions
 
     def _scale_down(self, d: ScaleDown, now: float) -> None:
         row = self.rows.get(d.replica_id)

@@ -42,16 +42,16 @@ TIME_INVARIANT = (RequestRateAutoscaler, FallbackRequestRateAutoscaler)
 _AT_REST = ("target", "upscale_counter", "downscale_counter", "latest_version_ever_ready")
 
 
-def quiet_until(ctl: Controller, cloud: SimCloud, store: MemoryStore, tick_seconds: float) -> float:
-    """The first time after now at which a tick of `ctl` could differ from the one just run (now, or a
-    time less than two ticks away: no skip). Call right after a tick, before the clock moves on.
-
-    Cheap tests first: answering too early is always sound (it only skips less)."""
+def calm_until(ctl: Controller, cloud: SimCloud, store: MemoryStore, tick_seconds: float) -> float:
+    """The first time after now at which a tick of `ctl` could do more than its decision step: a tick
+    until then runs reconciliation, probes and the replica state machine for nothing, so only the
+    autoscaler may act (now, or a time less than two ticks away: no skip). Call right after a tick,
+    before the clock moves on. Cheap tests first: answering too early is always sound (it skips less)."""
     now = cloud.clock.now()
     config = ctl.config
     if max(config.probe_interval_seconds, config.decision_interval_seconds) > tick_seconds:
         return now
-    if not ctl.launches.idle() or not may_be_quiet(ctl.autoscaler):
+    if not ctl.launches.idle() or ctl.autoscaler is None:
         return now
     open_rows = store.open_rows()
     if any(r.status != ReplicaStatus.READY or r.instance_id is None for r in open_rows):
@@ -62,12 +62,24 @@ def quiet_until(ctl: Controller, cloud: SimCloud, store: MemoryStore, tick_secon
     live = {i.id for i in cloud.list(ctl.name) if i.state.live}
     if live != {r.instance_id for r in open_rows} or not all(cloud.ready(i) for i in live):
         return now
+    return event
+
+
+def decisions_quiet_until(ctl: Controller, store: MemoryStore, when: float) -> float:
+    """Until when the autoscaler decides nothing and keeps its state at every tick from `when` on, the
+    replicas staying as they are (`when`: it cannot tell)."""
+    autoscaler = ctl.autoscaler
+    if not may_be_quiet(autoscaler):
+        return when
     svc = store.service
     decide_args = {"latest_version": svc.current_version, "active_versions": list(svc.active_versions),
                    "update_mode": svc.update_mode}
-    failures = [store.row(i) for i in store.failed_ids(svc.current_version)]  # read only, as views() does
-    return min(event, autoscaler_quiet_until(ctl.autoscaler, now + tick_seconds, ctl.views(failures),
-                                             QPS, decide_args))
+    return autoscaler_quiet_until(autoscaler, when, ctl.views(failures(store)), QPS, decide_args)
+
+
+def failures(store: MemoryStore) -> list:
+    """The failure rows a tick's snapshot holds (the stored objects: read only, as `views` does)."""
+    return [store.row(i) for i in store.failed_ids(store.service.current_version)]
 
 
 def may_be_quiet(autoscaler: Any) -> bool:

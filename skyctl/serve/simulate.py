@@ -32,8 +32,8 @@ from skyctl.serve.controller import Controller
 from skyctl.serve.plan import LaunchPlan, launch_candidates
 from skyctl.serve.sim_cloud import SimCloud, SimProber
 from skyctl.serve.sim_policies import ALL_POLICIES, CONTROLLER_POLICIES, POLICIES, placer_factory, policy_spec
-from skyctl.serve.sim_skip import quiet_until
-from skyctl.serve.sim_store import MemoryStore
+from skyctl.serve.sim_skip import calm_until, decisions_quiet_until, failures
+from skyctl.serve.sim_store import QPS, MemoryStore
 from skyctl.spec import ServiceSpec
 from solvers.melange.errors import ProblemError
 from solvers.spot.optimal import SpotProblem, solve
@@ -80,6 +80,7 @@ class Run:
     preemptions: int
     ondemand_hours: float
     events: list[tuple] = field(default_factory=list)  # every replica row at the end (restart test)
+    ticks_run: int = 0  # controller ticks run in full (the others were fast-forwarded: sim_skip.py)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def run_window(policy: str, zones: Sequence[str], window: np.ndarray, setup: Set
     ready = np.zeros(n, dtype=np.int64)
     ctl = controller()
     restarts = sorted(set(restart_at))
-    t = 0
+    t = ran = 0
     with _quiet():
         while t < n:
             if t in restarts:
@@ -156,26 +157,45 @@ def run_window(policy: str, zones: Sequence[str], window: np.ndarray, setup: Set
                 ctl = controller()
             rows_before = store.service.next_replica_id
             ctl.tick()
+            ran += 1
             ready[t] = sum(r.status == "READY" for r in store.open_rows())
             t += 1
             # A tick that made a row (a launch, or an attempt that failed) is as a rule followed by more:
             # not worth asking. Asking less only skips less, so this cannot change a result.
             launched = store.service.next_replica_id != rows_before
-            skip_to = _skip_to(t, n, restarts, ctl, cloud, store) if fast_forward and not launched else t
-            ready[t:skip_to] = ready[t - 1]  # by construction the state (and so READY) did not change
-            clock.advance(TICK_SECONDS * (skip_to - t + 1))
-            t = skip_to
+            stop = _calm_to(t, n, restarts, ctl, cloud, store) if fast_forward and not launched else t
+            quiet = stop > t and decisions_quiet_until(ctl, store, clock.now() + TICK_SECONDS) == math.inf
+            if quiet:  # nothing at all can happen before `stop`: skip to it
+                ready[t:stop] = ready[t - 1]
+                clock.advance(TICK_SECONDS * (stop - t + 1))
+                t = stop
+                continue
+            clock.advance(TICK_SECONDS)
+            while t < stop:  # only the autoscaler may act: run just its decision step (sim_skip.py)
+                saved = ctl.autoscaler.dump()  # type: ignore[union-attr]
+                if ctl.decisions(store.service, failures(store), QPS, clock.now()):
+                    # It acts: undo the step and run this tick in full. A restart from the state before
+                    # the step is the undo (a restart changes nothing: test_serve_simulate_restart.py).
+                    store.update_service(store.service.id, autoscaler_state=saved)
+                    ctl.close()
+                    ctl = controller()
+                    break
+                ready[t] = ready[t - 1]
+                t += 1
+                clock.advance(TICK_SECONDS)
     ctl.close()
-    return _score(policy, offset, cloud, store, ready, setup)
+    run = _score(policy, offset, cloud, store, ready, setup)
+    run.ticks_run = ran
+    return run
 
 
-def _skip_to(t: int, n: int, restarts: list[int], ctl: Controller, cloud: SimCloud,
+def _calm_to(t: int, n: int, restarts: list[int], ctl: Controller, cloud: SimCloud,
              store: MemoryStore) -> int:
-    """The next tick to run in full, given that tick `t - 1` was just run (sim_skip.py): the one before
-    the next possible change, so that it and the change's tick run as in a tick-by-tick run. A restart at
-    `r` replaces the controller before tick `r`, so tick `r - 1` runs in full too (its service row is
-    what the new controller loads)."""
-    until = quiet_until(ctl, cloud, store, TICK_SECONDS)
+    """Tick `t - 1` was just run: the next tick to run in full (sim_skip.py), those before it doing at
+    most their decision step. That is the tick before the next possible change, so that it and the
+    change's tick run as in a tick-by-tick run. A restart at `r` replaces the controller before tick `r`,
+    so tick `r - 1` runs in full too (its service row is what the new controller loads)."""
+    until = calm_until(ctl, cloud, store, TICK_SECONDS)
     change = math.ceil((until - START) / TICK_SECONDS) if until < math.inf else n
     stop = min([change - 1, n, *(r - 1 for r in restarts if r > t)])
     return max(t, stop)
