@@ -5,15 +5,19 @@
    READY plus one decision interval to notice and relaunch), so each replica slot is down a fraction
    `p = rate*W / (1 + rate*W)` of the time (alternating renewal). With `target + e` independent replicas,
    P[ready >= target] = P[Binomial(target + e, p) <= e]; `e` is the smallest value, from the spec's
-   `num_overprovision` (the floor) up to `target` (at most doubling the fleet), with that probability
+   `num_overprovision` (the floor) up to `MAX_EXTRA_PER_TARGET x target` above it (0 by default: measured on
+   the SpotHedge traces, raising the extra cost more than it bought), with that probability
    >= AVAILABILITY_TARGET. `e` rises at once and drops only after the lower value has held for the spec's
    `downscale_delay_seconds`, so a calm period ends at the floor without flapping. Correlated loss of a
    whole zone is the placer's job (caps), not this model's.
-2. On-demand fallback covers READY spot missing from the *target* (not from the over-provisioned count:
-   the extras are the hedge), and is released only once enough spot replicas have been READY for
-   ONDEMAND_HOLD_SECONDS (scaled to the decision interval), so it does not flap. The hold never takes
-   the fleet past `max_replicas + extra` (SkyServe #3255 bound): at that bound every wanted spot replica,
-   extras included, is READY, and the held on-demand goes.
+2. On-demand fallback covers the larger of the READY spot missing from the *target* and the hedged spot
+   (target + floor extra) that could not launch at all; a spot replacement that is provisioning restores
+   the hedge by itself (SpotHedge backs it with on-demand too, which is released when both are READY).
+   While preemptions are recent (TURBULENCE_PREEMPTIONS within TURBULENCE_WINDOW_SECONDS) on-demand is
+   released only once enough spot replicas have been READY for ONDEMAND_HOLD_SECONDS (scaled to the
+   decision interval), so a burst does not flap it; after an isolated preemption it goes at once. The
+   hold never takes the fleet past `max_replicas + extra` (SkyServe #3255 bound): at that bound every
+   wanted spot replica, extras included, is READY, and the held on-demand goes.
 
 Observations come from the replica views the controller passes each decision: a spot replica seen alive
 that is then PREEMPTED, or gone without this autoscaler having scaled it down and without a failed row,
@@ -41,8 +45,14 @@ from skyctl.serve.types import Decision, ReplicaView, ScaleDown
 from skyctl.spec import ServiceSpec
 
 AVAILABILITY_TARGET = 0.999
-ONDEMAND_HOLD_SECONDS = 600.0  # at the default 20 s decision interval; scaled with the interval
-MAX_EXTRA_PER_TARGET = 1.0
+ONDEMAND_HOLD_SECONDS = 200.0  # at the default 20 s decision interval; scaled with the interval
+# The model may raise the extra above the spec's floor by at most this share of the target. 0 by default:
+# on the SpotHedge traces every cap above the floor cost more than it bought (docs/serve-spot-hedging.md).
+MAX_EXTRA_PER_TARGET = 0.0
+# The hold applies only while preemptions are recent (at least this many in this window): an isolated
+# preemption's on-demand cover goes as soon as spot is READY again, a burst's is held.
+TURBULENCE_WINDOW_SECONDS = 1800.0
+TURBULENCE_PREEMPTIONS = 2
 
 
 def ready_probability(target: int, extra: int, p_down: float) -> float:
@@ -74,6 +84,8 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         self._now = 0.0
         self._tracked: dict[int, tuple[Location, bool, bool]] = {}  # id -> (location, spot, ready seen)
         self._released: set[int] = set()  # ids this autoscaler scaled down (their end is no preemption)
+        self._unplaced = 0  # hedged spot replicas missing at the last decision
+        self._preempted_at: list[float] = []  # times of the preemptions seen in the turbulence window
 
     @property
     def extra(self) -> int:
@@ -109,6 +121,8 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
             vanished = r is None and rid not in self._released
             if spot and (vanished or (r is not None and r.status is ReplicaStatus.PREEMPTED)):
                 self.stats.record_preemption(loc, now)
+                self._preempted_at.append(now)
+        self._preempted_at = [t for t in self._preempted_at if now - t < TURBULENCE_WINDOW_SECONDS]
         self._released &= set(by_id)
         for r in replicas:
             if r.status not in ALIVE or r.location is None:
@@ -154,11 +168,19 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         spot_target, od_base = max(0, target - base), min(base, target)
         spot_wanted = max(0, self.final_target - base)
         ready = [r for r in spot if r.status == ReplicaStatus.READY]
-        stable = sum(r.ready_at is not None and self._now - r.ready_at >= self.hold_seconds for r in ready)
+        hold = self.hold_seconds if len(self._preempted_at) >= TURBULENCE_PREEMPTIONS else 0.0
+        stable = sum(r.ready_at is not None and self._now - r.ready_at >= hold for r in ready)
+        # On-demand covers the larger of: target spot not READY, and hedged spot (target + the spec's
+        # floor extra) that could not even launch. A spot replacement already provisioning is trusted to
+        # restore the hedge (SpotHedge launches on-demand for it too, and drops it when both are READY).
+        # Counted only once the previous decision's spot launches had their chance (no on-demand launched
+        # one decision and released the next while the spot replacement provisions).
+        hedged = min(spot_wanted, spot_target + policy.num_overprovision)
+        unplaced, self._unplaced = min(self._unplaced, max(0, hedged - len(spot))), max(0, hedged - len(spot))
         od_now = od_keep = od_base
         if policy.dynamic_ondemand_fallback:
-            od_now = min(target, base + max(0, spot_target - len(ready)))
-            od_keep = min(target, base + max(0, spot_target - stable))
+            od_now = min(target, base + max(spot_target - len(ready), unplaced, 0))
+            od_keep = min(target, base + max(spot_target - stable, unplaced, 0))
         od_wanted = max(od_now, min(len(ondemand), od_keep))
         if spot_wanted + od_wanted > self.max_alive:
             # The #3255 bound: spot keeps one slot to launch into while on-demand covers the rest.
@@ -173,6 +195,7 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
     def dump(self) -> dict[str, Any]:
         return {**super().dump(), "extra": self._extra, "extra_low_since": self._extra_low_since,
                 "stats": self.stats.dump(), "released": sorted(self._released),
+                "preempted_at": list(self._preempted_at), "unplaced": self._unplaced,
                 "tracked": [{"id": rid, "location": location_to_dict(loc), "spot": spot, "ready_seen": seen}
                             for rid, (loc, spot, seen) in sorted(self._tracked.items())]}
 
@@ -186,6 +209,10 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         self._extra_low_since = float(since) if isinstance(since, int | float) else None
         self.stats.load(state.get("stats"))
         self._released = {int(i) for i in state.get("released") or [] if isinstance(i, int)}
+        unplaced = state.get("unplaced")
+        self._unplaced = unplaced if isinstance(unplaced, int) and not isinstance(unplaced, bool) else 0
+        self._preempted_at = [float(t) for t in state.get("preempted_at") or []
+                              if isinstance(t, int | float) and not isinstance(t, bool)]
         self._tracked = {}
         for item in state.get("tracked") or []:
             try:

@@ -19,18 +19,24 @@ score is within `USABLE_SCORE_RATIO` of the best (a hopeless zone must not force
 (Z >= S / e0) one zone holds at most e0 replicas, so losing that zone leaves at least the target. Locations
 within their caps come first (best score first); those that would exceed a cap follow, least exceeded
 first, because a crowded zone still beats no replica when every other location is out of capacity.
+Before both, SpotHedge's one lesson the scores learn too slowly: a location whose last spot event was a
+preemption or a capacity error (and no launch has succeeded there since) goes after every unmarked one.
+Exact ties (equal prices and statistics) are drawn at random from a generator seeded by the service name
+and a draw counter kept in the state, so replicas of equal-looking zones spread and a restart draws the
+same.
 On-demand replicas (fallback) go to the cheapest on-demand location, with capacity backoff.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from typing import Any
 
 from providers.base import Location
 from skyctl.serve.hedge_stats import LocationStats
-from skyctl.serve.placers import CheapestPlacer
+from skyctl.serve.placers import CheapestPlacer, location_from_dict, location_to_dict
 from skyctl.serve.plan import LaunchPlan
 from skyctl.serve.types import Candidate
 
@@ -51,9 +57,12 @@ def spot_caps(total: int, floor_extra: int, zones: int, regions: int) -> tuple[i
 class HedgePlacer:
     kind = "skyctl"
 
-    def __init__(self, plan: LaunchPlan, floor_extra: int = 0) -> None:
+    def __init__(self, plan: LaunchPlan, floor_extra: int = 0, seed: str = "") -> None:
         self.plan = plan
         self.floor_extra = floor_extra
+        self.seed = seed
+        self.draws = 0
+        self.marked: dict[Location, float] = {}  # location -> time of its last preemption/capacity error
         self._spot = plan.ranked(spot=True)
         self._rank = {id(c): r for c, r in zip(plan.candidates, plan.rank, strict=True)}
         self._order = {id(c): i for i, c in enumerate(self._spot)}
@@ -82,11 +91,15 @@ class HedgePlacer:
                                      len({_region(loc) for loc in usable}))
         per_zone = Counter(live_spot)
         per_region = Counter(_region(loc) for loc in live_spot)
+        rng = random.Random(f"{self.seed}:{self.draws}")
+        self.draws += 1
+        draw = {id(c): rng.random() for c in self._spot}
 
         def key(c: Candidate) -> tuple:
             over = (max(0, per_zone[c.location] + 1 - k_zone)
                     + max(0, per_region[_region(c.location)] + 1 - k_region))
-            return (over, self._rank[id(c)], scores[id(c)], self._order[id(c)])
+            marked = c.location in self.marked
+            return (marked, over, self._rank[id(c)], round(scores[id(c)], 6), draw[id(c)])
 
         return sorted(self._spot, key=key)
 
@@ -97,6 +110,7 @@ class HedgePlacer:
             return
         self.stats.record_launch(location, ok=True, now=now)
         self.stats.add_live(location, +1, now)
+        self.marked.pop(location, None)
 
     def on_capacity_error(self, location: Location, *, spot: bool, now: float) -> None:
         """Only capacity errors reach here (quota, auth and user errors end the launch without a call)."""
@@ -104,10 +118,12 @@ class HedgePlacer:
             self.ondemand.on_capacity_error(location, spot=False, now=now)
             return
         self.stats.record_launch(location, ok=False, now=now)
+        self.marked[location] = now
 
     def on_preempted(self, location: Location, *, now: float) -> None:
         self.stats.record_preemption(location, now)
         self.stats.add_live(location, -1, now)
+        self.marked[location] = now
 
     def on_ready(self, location: Location, *, spot: bool, seconds_to_ready: float, now: float) -> None:
         """Both modes: the cold start depends on the machine and image, not on how it is billed."""
@@ -115,7 +131,9 @@ class HedgePlacer:
 
     # -- persistence
     def dump(self) -> dict[str, Any]:
-        return {"kind": self.kind, "stats": self.stats.dump(), "ondemand": self.ondemand.dump()}
+        return {"kind": self.kind, "stats": self.stats.dump(), "ondemand": self.ondemand.dump(),
+                "draws": self.draws,
+                "marked": [{"location": location_to_dict(loc), "at": at} for loc, at in self.marked.items()]}
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore a dump (another placer's dump, e.g. after switching from dynamic_fallback, is ignored:
@@ -124,6 +142,14 @@ class HedgePlacer:
             return
         self.stats.load(state.get("stats"))
         self.ondemand.load(state.get("ondemand") or {})
+        draws = state.get("draws")
+        self.draws = draws if isinstance(draws, int) and not isinstance(draws, bool) and draws >= 0 else 0
+        self.marked = {}
+        for item in state.get("marked") or []:
+            try:
+                self.marked[location_from_dict(item["location"])] = float(item["at"])
+            except (KeyError, TypeError, ValueError):
+                continue
 
 
 def _region(loc: Location) -> tuple[str, str]:

@@ -35,7 +35,7 @@ def make_placer(spec: ServiceSpec, plan: LaunchPlan) -> Placer:
     if policy.spot_placer == "skyctl":
         from skyctl.serve.hedge_placer import HedgePlacer  # it builds on CheapestPlacer below
 
-        return HedgePlacer(plan, floor_extra=policy.num_overprovision)
+        return HedgePlacer(plan, floor_extra=policy.num_overprovision, seed=spec.name or "")
     return DynamicFallbackPlacer(plan, seed=spec.name or "")
 
 

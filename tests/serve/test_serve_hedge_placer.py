@@ -44,6 +44,8 @@ def test_repeated_preemptions_push_a_zone_back_until_its_rate_decays():
     assert order(p, now=2100.0)[0] == B
     assert p.score(p.plan.candidates[0], 2100.0) > 1.3 * p.score(p.plan.candidates[1], 2100.0)
     later = 2100.0 + 6 * hs.PREEMPTION_HALF_LIFE_SECONDS
+    assert order(p, now=later)[0] == B  # still marked: no launch has succeeded there since
+    p.on_launched(A, spot=True, now=later)
     assert order(p, now=later)[0] == A  # forgiven: cheapest again
     assert live == [A]
 
@@ -63,7 +65,11 @@ def test_capacity_errors_push_a_location_back_and_recover():
     assert order(p, now=1.0) == [B, C, A]
     p.on_capacity_error(B, spot=True, now=2.0)
     assert order(p, now=3.0)[0] == C
-    assert order(p, now=3.0 + 8 * hs.LAUNCH_HALF_LIFE_SECONDS) == [A, B, C]
+    later = 3.0 + 8 * hs.LAUNCH_HALF_LIFE_SECONDS
+    assert order(p, now=later) == [C, A, B]  # marked until a launch succeeds there
+    p.on_launched(A, spot=True, now=later)
+    p.on_launched(B, spot=True, now=later)
+    assert order(p, now=later) == [A, B, C]
 
 
 def test_ondemand_capacity_errors_do_not_touch_spot_statistics():
@@ -103,9 +109,8 @@ def test_over_cap_candidates_stay_in_the_list_so_launches_never_fail_on_caps():
     p = placer()
     assert order(p, [A, B, C]) == [C, A, B]  # A and B would make us-east-1 hold 3 > 2: listed last
     p.on_capacity_error(C, spot=True, now=0.0)
-    # C's failure makes it score > 2x the best, so the caps count one region: A is within them, C next,
-    # B (already hosting one) last
-    assert order(p, [B], now=1.0) == [A, C, B]
+    # C's failure marks it: after every unmarked location, whatever the caps say (B already hosts one)
+    assert order(p, [B], now=1.0) == [A, B, C]
 
 
 def test_a_hopeless_zone_does_not_force_the_caps():
@@ -159,3 +164,17 @@ def test_make_placer_picks_hedge_for_skyctl():
                                "run": "x", "resources": {"cloud": "local", "use_spot": True}})
     made = make_placer(spec, placer().plan)
     assert isinstance(made, HedgePlacer) and made.floor_extra == 2
+
+
+def test_exact_ties_are_drawn_at_random_and_restored_by_load():
+    zones = [Location("aws", "us-east-1", f"us-east-1{z}") for z in "abcd"]
+    cands = [Candidate(loc, SPOT, "g6.xlarge", 0.5, 1.5) for loc in zones]
+
+    def fresh() -> HedgePlacer:
+        return HedgePlacer(LaunchPlan(cands, [], False, [0] * 4), 1, seed="svc")
+
+    p = fresh()
+    assert {order(p)[0] for _ in range(40)} == set(zones)  # equal zones share the first pick
+    q = fresh()
+    q.load(json.loads(json.dumps(p.dump())))
+    assert [order(q) for _ in range(5)] == [order(p) for _ in range(5)]
