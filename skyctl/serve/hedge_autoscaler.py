@@ -5,13 +5,13 @@
    READY plus one decision interval to notice and relaunch), so each replica slot is down a fraction
    `p = rate*W / (1 + rate*W)` of the time (alternating renewal). With `target + e` independent replicas,
    P[ready >= target] = P[Binomial(target + e, p) <= e]; `e` is the smallest value, from the spec's
-   `num_overprovision` (the floor) up to `MAX_EXTRA_PER_TARGET x target` above it (0 by default: measured on
-   the SpotHedge traces, raising the extra cost more than it bought), with that probability
-   >= AVAILABILITY_TARGET. `e` rises at once and drops only after the lower value has held for the spec's
-   `downscale_delay_seconds`, so a calm period ends at the floor without flapping. Correlated loss of a
-   whole zone is the placer's job (caps), not this model's.
-2. On-demand fallback covers the larger of the READY spot missing from the *target* and the hedged spot
-   (target + floor extra) that could not launch at all; a spot replacement that is provisioning restores
+   `num_overprovision` (the floor) up to `ceil(MAX_EXTRA_PER_TARGET x target)`, with that probability
+   >= AVAILABILITY_TARGET. With the floor at 0 the extra goes to 0 in calm periods (SkyServe always pays
+   for one) and back to 1 at the first preemption. `e` rises at once and drops only after the lower value
+   has held for the spec's `downscale_delay_seconds`, so a calm period ends at the floor without flapping.
+   Correlated loss of a whole zone is the placer's job (caps), not this model's.
+2. On-demand fallback covers the larger of the READY spot missing from the *target* and the wanted spot
+   (target + extra) that could not launch at all; a spot replacement that is provisioning restores
    the hedge by itself (SpotHedge backs it with on-demand too, which is released when both are READY).
    While preemptions are recent (TURBULENCE_PREEMPTIONS within TURBULENCE_WINDOW_SECONDS) on-demand is
    released only once enough spot replicas have been READY for ONDEMAND_HOLD_SECONDS (scaled to the
@@ -44,11 +44,12 @@ from skyctl.serve.status import ALIVE, ReplicaStatus
 from skyctl.serve.types import Decision, ReplicaView, ScaleDown
 from skyctl.spec import ServiceSpec
 
-AVAILABILITY_TARGET = 0.999
+AVAILABILITY_TARGET = 0.9995
 ONDEMAND_HOLD_SECONDS = 200.0  # at the default 20 s decision interval; scaled with the interval
-# The model may raise the extra above the spec's floor by at most this share of the target. 0 by default:
-# on the SpotHedge traces every cap above the floor cost more than it bought (docs/serve-spot-hedging.md).
-MAX_EXTRA_PER_TARGET = 0.0
+# The model's extra is at most this share of the target (rounded up), or the spec's floor if higher. On the
+# SpotHedge traces a third (one extra for a target of 3) with the floor at 0 was the best trade: higher
+# caps bought little availability for much cost (docs/serve-spot-hedging.md).
+MAX_EXTRA_PER_TARGET = 1 / 3
 # The hold applies only while preemptions are recent (at least this many in this window): an isolated
 # preemption's on-demand cover goes as soon as spot is READY again, a burst's is held.
 TURBULENCE_WINDOW_SECONDS = 1800.0
@@ -84,7 +85,7 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         self._now = 0.0
         self._tracked: dict[int, tuple[Location, bool, bool]] = {}  # id -> (location, spot, ready seen)
         self._released: set[int] = set()  # ids this autoscaler scaled down (their end is no preemption)
-        self._unplaced = 0  # hedged spot replicas missing at the last decision
+        self._unplaced = 0  # wanted spot replicas not alive at the last decision
         self._preempted_at: list[float] = []  # times of the preemptions seen in the turbulence window
 
     @property
@@ -170,13 +171,13 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         ready = [r for r in spot if r.status == ReplicaStatus.READY]
         hold = self.hold_seconds if len(self._preempted_at) >= TURBULENCE_PREEMPTIONS else 0.0
         stable = sum(r.ready_at is not None and self._now - r.ready_at >= hold for r in ready)
-        # On-demand covers the larger of: target spot not READY, and hedged spot (target + the spec's
-        # floor extra) that could not even launch. A spot replacement already provisioning is trusted to
+        # On-demand covers the larger of: target spot not READY, and wanted spot (target + extra) that
+        # could not even launch. A spot replacement already provisioning is trusted to
         # restore the hedge (SpotHedge launches on-demand for it too, and drops it when both are READY).
         # Counted only once the previous decision's spot launches had their chance (no on-demand launched
         # one decision and released the next while the spot replacement provisions).
-        hedged = min(spot_wanted, spot_target + policy.num_overprovision)
-        unplaced, self._unplaced = min(self._unplaced, max(0, hedged - len(spot))), max(0, hedged - len(spot))
+        missing = max(0, spot_wanted - len(spot))
+        unplaced, self._unplaced = min(self._unplaced, missing), missing
         od_now = od_keep = od_base
         if policy.dynamic_ondemand_fallback:
             od_now = min(target, base + max(spot_target - len(ready), unplaced, 0))

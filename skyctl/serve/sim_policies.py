@@ -13,8 +13,8 @@
 - `skyserve`: the same spec with upstream SkyServe's placer exactly (reset below 2 ACTIVE zones), which is
   what `spot_placer: dynamic_fallback` runs in the controller. Not part of `all`: with 3 zones it differs
   from `spothedge` (it cannot stack replicas into the one zone with capacity), from 4 zones on it is the same.
-- `skyctl`: skyctl's hedging (`spot_placer: skyctl`, with dynamic on-demand fallback and a floor of one
-  extra replica; the hedge autoscaler sizes the extra above it).
+- `skyctl`: skyctl's hedging (`spot_placer: skyctl`, with dynamic on-demand fallback and no fixed extra:
+  the hedge autoscaler sizes it, 0 or 1 for a target of 3).
 - `optimal`: not a controller policy: the omniscient ILP of `solvers/spot/optimal.py`.
 """
 
@@ -50,7 +50,7 @@ def policy_spec(policy: str, target: int) -> ServiceSpec:
                       "spot_placer": "dynamic_fallback"},
         "skyserve": {"num_overprovision": 1, "dynamic_ondemand_fallback": True,
                      "spot_placer": "dynamic_fallback"},
-        "skyctl": {"num_overprovision": 1, "dynamic_ondemand_fallback": True, "spot_placer": "skyctl"},
+        "skyctl": {"dynamic_ondemand_fallback": True, "spot_placer": "skyctl"},
     }[policy]
     return parse_service_spec({
         "name": f"sim-{policy}",

@@ -92,14 +92,20 @@ def sized(monkeypatch):
     monkeypatch.setattr(ha, "MAX_EXTRA_PER_TARGET", 1.0)
 
 
-def test_extra_stays_at_the_spec_floor_by_default():
-    auto = make_autoscaler(spec(num_overprovision=1))
+def test_default_extra_is_one_at_most_for_a_target_of_three_and_zero_when_calm():
+    auto = make_autoscaler(spec())
     w = World(auto)
+    for _ in range(30):
+        w.step()
+    assert auto.extra == 1  # the prior (0.1 preemptions/h) asks for one
     for _ in range(6):  # a preemption every 10 minutes for an hour
-        w.reps.pop(w.spot(ready=False)[0]) if w.spot(ready=False) else None
+        w.reps.pop(w.spot(ready=False)[0])
         for _ in range(30):
             w.step()
-    assert auto.observed_rate() > 0.5 and auto.extra == 1 and len(w.spot(ready=False)) == 4
+    assert auto.observed_rate() > 0.5 and auto.extra == 1 and len(w.spot(ready=False)) == 4  # capped
+    for _ in range(96 * 60):  # 96 calm hours
+        w.step(dt=60.0)
+    assert auto.extra == 0 and len(w.spot()) == 3 and not w.ondemand()
 
 
 def test_extra_rises_with_preemptions_and_falls_to_the_floor_when_calm(sized):
@@ -116,7 +122,7 @@ def test_extra_rises_with_preemptions_and_falls_to_the_floor_when_calm(sized):
         peak = max(peak, auto.extra)
     assert peak >= 2 and auto.observed_rate() > 0.5
     assert len(w.spot(ready=False)) == 3 + auto.extra
-    for _ in range(96):  # 48 calm hours
+    for _ in range(192):  # 96 calm hours
         w.step(dt=1800.0)
     assert auto.extra == 0 and len(w.spot()) == 3 and not w.ondemand()
 
