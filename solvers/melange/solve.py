@@ -2,8 +2,9 @@
 
 The aggregated mode first solves the continuous split (only the counts are integer, so it is fast). Its
 optimum is a proven lower bound for every integer-slice model. If whole slices can match it (by rounding, or
-by a small feasibility MIP with the counts fixed) the optimum is proven at once; otherwise the full MIP runs,
-and the continuous bound still tightens the reported gap. Most instances never reach the full MIP.
+by a small feasibility MIP with the counts fixed) the optimum is proven at once; otherwise the full MIP runs
+(on HiGHS over the types and counts that LP probes allow near that bound, see `probed`), and the continuous
+bound still tightens the reported gap. Most instances never reach the full MIP.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _aggregated(problem: Problem, solver: str, deadline: float):
             return "optimal", fitted, cont_counts, floor
     # The floor as a cut slowed HiGHS 3x on 200x24 instances, and MIP starts are unsafe (see backend.run):
     # the full model goes in without them, over the types and counts that a cost near the floor allows.
-    if root is not None:
+    if root is not None and root.bound is not None:
         full = solve_within(problem, root, "aggregated", floor * (1 + AGGREGATED_TARGET_GAP), deadline, floor)
     else:
         full = _plain(problem, "aggregated", solver, deadline)
