@@ -15,11 +15,10 @@ A tick is a repeat when all of these hold (otherwise `quiet_until` answers now: 
   placer is not consulted (placers only act on launches and replica events, none of which happens);
 - every probe and every decision comes back each tick (intervals <= the tick), so the tick run in full
   before the event leaves probe and decision times as a tick-by-tick run would;
-- the autoscaler's `decide` with these replicas returns nothing and keeps its state: through its own
-  `quiet_until(now, replicas, qps, **decide_args)` (the time until which that holds), or, for the
-  SkyServe autoscalers below whose `decide` reads time only to reset hysteresis counters after a gap, a
-  trial decision on a copy that returns nothing with the counters at rest. Any other autoscaler (skyctl's
-  hedge, with decaying statistics and timers) is never skipped;
+- the autoscaler's `decide` with these replicas returns nothing and keeps its state: for the SkyServe
+  autoscalers below, whose `decide` reads time only to reset hysteresis counters after a gap, a trial
+  decision on a copy that returns nothing with the counters at rest. skyctl's hedge autoscaler (decaying
+  statistics and timers) is never skipped: on its calm ticks only its decision step runs;
 - the provider has no event due (`SimProvider.next_change`: a cold start ending, a capacity drop).
 """
 
@@ -85,16 +84,13 @@ def failures(store: MemoryStore) -> list:
 def may_be_quiet(autoscaler: Any) -> bool:
     """Whether `autoscaler_quiet_until` can ever answer more than now for this autoscaler (a cheap test
     first: a hedge tick is never skipped, so the rest of the checks would be wasted on it)."""
-    return hasattr(autoscaler, "quiet_until") or type(autoscaler) in TIME_INVARIANT
+    return type(autoscaler) in TIME_INVARIANT
 
 
 def autoscaler_quiet_until(autoscaler: Any, when: float, replicas: list[ReplicaView], qps: float,
                            decide_args: dict[str, Any]) -> float:
     """Until when `decide(t, replicas, qps)` for t >= `when` returns nothing and changes no state but the
     decision time; `when` itself when that cannot be shown."""
-    own = getattr(autoscaler, "quiet_until", None)
-    if own is not None:
-        return own(when, replicas, qps, **decide_args)
     if type(autoscaler) not in TIME_INVARIANT:
         return when
     before = autoscaler.dump()
