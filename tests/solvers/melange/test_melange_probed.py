@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from solvers.melange import ilp, probed
@@ -23,9 +23,11 @@ FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthChe
 
 
 def _plain(p: Problem, mode: str = "continuous") -> float:
-    """The model without cuts, probing or dropped types, straight on HiGHS."""
+    """The model without cuts, probing or dropped types, on CBC: an independent reference. (HiGHS 1.15's
+    presolve calls 21.32 $/h optimal on seed 400 below, aggregated, where CBC and HiGHS without presolve
+    find 18.96: a bucket of 1e-4 req/s gives coefficients near 1e-7.)"""
     m = ilp.build(p, mode)
-    r = run(m.lp, "highs", 30)
+    r = run(m.lp, "cbc", 30)
     assert r.status == "optimal"
     return r.objective
 
@@ -62,6 +64,7 @@ def test_probed_split_matches_the_plain_model(seed: int, kind: str, gap: float) 
 @FAST
 @given(seed=st.integers(0, 10_000), kind=st.sampled_from(["plain", "caps", "spot"]),
        gap=st.sampled_from([-0.5, 0.0, 0.0005, 0.5]))
+@example(seed=400, kind="plain", gap=0.0)  # the instance where HiGHS's presolve misreports the optimum
 def test_probed_aggregated_model_matches_the_plain_one(seed: int, kind: str, gap: float) -> None:
     """The aggregated step that runs when whole slices do not fit the continuous optimum's counts, called
     directly with the continuous optimum as floor: the same optimum, proven, never below the floor."""
