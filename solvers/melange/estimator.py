@@ -141,6 +141,12 @@ class ServerPoint:
     in_flight: float  # mean requests holding KV cache
 
 
+# max_rate's scan: RATE_GRID steps spanning RATE_RANGE (a factor) below the prefill-bound top rate, each
+# 26% above the last; an infeasible gap narrower than a step can be stepped over.
+RATE_GRID = 60
+RATE_RANGE = 1e6
+
+
 class Roofline:
     """The per-(model, GPU) constants of the model, so a bucket sweep does the arithmetic once."""
 
@@ -221,17 +227,32 @@ class Roofline:
 
     def max_rate(self, input_len: float, output_len: float, slo_tpot_ms: float,
                  slo_ttft_ms: float | None = None) -> float:
-        """The largest sustainable rate meeting the SLO; TPOT and TTFT grow with rate, so bisect."""
+        """The rate up to which every load meets the SLO: where it first fails, going up from zero.
+
+        Feasible rates need not be one interval: past a gap, bigger prefill batches read the weights once
+        for more prompts and TPOT can dip under the SLO again in a thin band. A server cannot be held in
+        such a band, so the profile stops at the first failure: a geometric scan up from the bottom finds
+        it, then a bisection between the last good and first failing grid points (a bisection over the
+        whole range stopped at an arbitrary edge and was not monotone in the GPU's specs)."""
 
         def ok(rate: float) -> bool:
             p = self.point(input_len, output_len, rate)
             return p is not None and p.tpot_s * 1e3 <= slo_tpot_ms and (
                 slo_ttft_ms is None or p.ttft_s * 1e3 <= slo_ttft_ms)
 
-        lo, hi = 0.0, 1.0 / (self.prefill_s(input_len, 1e9) / 1e9)  # prompts/s the prefill FLOPs allow
-        if not ok(hi * 1e-9):
+        top = 1.0 / (self.prefill_s(input_len, 1e9) / 1e9)  # prompts/s the prefill FLOPs allow
+        step = RATE_RANGE ** (1.0 / RATE_GRID)
+        lo = top / RATE_RANGE
+        if not ok(lo):
             return 0.0
-        for _ in range(40):
+        hi = lo * step
+        while hi < top and ok(hi):
+            lo, hi = hi, hi * step
+        if hi >= top:
+            if ok(top):
+                return top
+            hi = top
+        for _ in range(30):
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if ok(mid) else (lo, mid)
         return lo

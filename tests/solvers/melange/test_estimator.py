@@ -141,7 +141,7 @@ def test_within_a_factor_of_two_of_the_published_llama2_7b_profiles() -> None:
         assert lo <= statistics.median(ratios) <= hi, name
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(bw=st.floats(100, 5000), mem=st.floats(16, 160), tflops=st.floats(50, 1000),
        i=st.integers(1, 8000), o=st.integers(1, 4000), slo=st.floats(10, 500), more=st.floats(1.0, 3.0))
 def test_more_gpu_or_looser_slo_never_lowers_the_estimate(bw, mem, tflops, i, o, slo, more) -> None:
@@ -152,7 +152,9 @@ def test_more_gpu_or_looser_slo_never_lowers_the_estimate(bw, mem, tflops, i, o,
 
     g = GpuNumbers(mem, bw, tflops)
     base = rate(g)
-    tol = 1e-9 + 1e-6 * base  # bisection resolution
+    # Feasible rates are not always one interval (docs: Roofline.max_rate); the end of the first one is
+    # monotone in the specs only up to the scan's resolution: 2% here, where it used to be off by 2-10x.
+    tol = 1e-9 + 0.02 * base
     assert rate(GpuNumbers(mem, bw * more, tflops)) >= base - tol
     assert rate(GpuNumbers(mem * more, bw, tflops)) >= base - tol
     assert rate(GpuNumbers(mem, bw, tflops * more)) >= base - tol
