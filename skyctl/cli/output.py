@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from skyctl.errors import UserError
 
 # Piped output (cron, logs) gets room for wide tables instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -36,3 +39,27 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     return t
+
+
+def pyplot(path: Path) -> Any:
+    """matplotlib's pyplot on the headless Agg backend, loaded only when a plot is asked for (`--plot`)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UserError("plotting needs matplotlib", field="--plot", value=str(path),
+                        fix="pip install 'skyctl[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(plt: Any, fig: Any, path: Path) -> None:
+    """Write `fig` to `path` and free it; an unwritable path is the user's `--plot` to fix."""
+    try:
+        fig.savefig(path)
+    except OSError as e:
+        raise UserError("cannot write the plot", field="--plot", value=str(path),
+                        fix=e.strerror or "check the path") from None
+    finally:
+        plt.close(fig)

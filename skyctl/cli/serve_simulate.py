@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from skyctl.cli.output import table
+from skyctl.cli.output import pyplot, save_figure, table
 from skyctl.errors import UserError
 
 if TYPE_CHECKING:  # the CLI starts without loading the serve stack
@@ -42,15 +42,8 @@ def summary_table(trace: str, setup: Setup, rows: list[Summary], seconds: float)
 def plot(runs: dict[str, list[Run]], setup: Setup, path: Path) -> None:
     """Ready replicas (mean over windows) and cumulative cost per policy over the window; matplotlib only
     loads when a plot is asked for."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise UserError("plotting needs matplotlib", field="--plot", value=str(path),
-                        fix="pip install 'skyctl[plot]'") from None
+    plt = pyplot(path)
     import numpy as np
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     for policy, rs in runs.items():
@@ -64,10 +57,4 @@ def plot(runs: dict[str, list[Run]], setup: Setup, path: Path) -> None:
     bottom.set_xlabel("hours into the window")
     top.legend(fontsize="small", ncol=3)
     fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except OSError as e:
-        raise UserError("cannot write the plot", field="--plot", value=str(path),
-                        fix=e.strerror or "check the path") from None
-    finally:
-        plt.close(fig)
+    save_figure(plt, fig, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from skyctl.cli.output import console, err_console, print_json, table, want_json
+from skyctl.cli.output import console, err_console, print_json, pyplot, save_figure, table, want_json
 from skyctl.errors import UserError
 from skyctl.store import simulate as sim
 from skyctl.store.pricing import load_pricing
@@ -31,11 +31,7 @@ def _curve_points(n_objects: int) -> int:
 
 def _plot(results: list[sim.PolicyCost], path: Path) -> None:
     """Cumulative cost over trace time per policy; matplotlib only loads when a plot is asked for."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot(path)
     fig, ax = plt.subplots(figsize=(9, 5))
     for r in results:
         if r.curve:
@@ -44,13 +40,7 @@ def _plot(results: list[sim.PolicyCost], path: Path) -> None:
     ax.set_ylabel("cumulative cost ($)")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except OSError as e:
-        raise UserError("cannot write the plot", field="--plot", value=str(path),
-                        fix=e.strerror or "check the path") from None
-    finally:
-        plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def simulate(
