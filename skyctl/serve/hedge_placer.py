@@ -30,13 +30,12 @@ On-demand replicas (fallback) go to the cheapest on-demand location, with capaci
 from __future__ import annotations
 
 import math
-import random
 from collections import Counter
 from typing import Any
 
 from providers.base import Location
 from skyctl.serve.hedge_stats import LocationStats
-from skyctl.serve.placers import CheapestPlacer, location_from_dict, location_to_dict
+from skyctl.serve.placers import CheapestPlacer, TieDraws, location_from_dict, location_to_dict
 from skyctl.serve.plan import LaunchPlan
 from skyctl.serve.types import Candidate
 
@@ -60,8 +59,7 @@ class HedgePlacer:
     def __init__(self, plan: LaunchPlan, floor_extra: int = 0, seed: str = "") -> None:
         self.plan = plan
         self.floor_extra = floor_extra
-        self.seed = seed
-        self.draws = 0
+        self.draws = TieDraws(seed)  # one generator per choose() call
         self.marked: dict[Location, float] = {}  # location -> time of its last preemption/capacity error
         self._spot = plan.ranked(spot=True)
         self._rank = {id(c): r for c, r in zip(plan.candidates, plan.rank, strict=True)}
@@ -91,8 +89,7 @@ class HedgePlacer:
                                      len({_region(loc) for loc in usable}))
         per_zone = Counter(live_spot)
         per_region = Counter(_region(loc) for loc in live_spot)
-        rng = random.Random(f"{self.seed}:{self.draws}")
-        self.draws += 1
+        rng = self.draws.next()
         draw = {id(c): rng.random() for c in self._spot}
 
         def key(c: Candidate) -> tuple:
@@ -132,7 +129,7 @@ class HedgePlacer:
     # -- persistence
     def dump(self) -> dict[str, Any]:
         return {"kind": self.kind, "stats": self.stats.dump(), "ondemand": self.ondemand.dump(),
-                "draws": self.draws,
+                "draws": self.draws.count,
                 "marked": [{"location": location_to_dict(loc), "at": at} for loc, at in self.marked.items()]}
 
     def load(self, state: dict[str, Any]) -> None:
@@ -142,8 +139,7 @@ class HedgePlacer:
             return
         self.stats.load(state.get("stats"))
         self.ondemand.load(state.get("ondemand") or {})
-        draws = state.get("draws")
-        self.draws = draws if isinstance(draws, int) and not isinstance(draws, bool) and draws >= 0 else 0
+        self.draws.load(state.get("draws"))
         self.marked = {}
         for item in state.get("marked") or []:
             try:

@@ -106,6 +106,24 @@ class CheapestPlacer:
         return entry is not None and now < entry.until
 
 
+class TieDraws:
+    """Seeded random draws for breaking ties, reproducible across a controller restart: each `next()` is a
+    generator seeded by (seed, number of draws so far), and that count is part of the placer's state."""
+
+    def __init__(self, seed: str) -> None:
+        self.seed = seed
+        self.count = 0
+
+    def next(self) -> random.Random:
+        rng = random.Random(f"{self.seed}:{self.count}")
+        self.count += 1
+        return rng
+
+    def load(self, count: Any) -> None:
+        """Restore a dumped `count`; anything but a non-negative int starts over."""
+        self.count = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else 0
+
+
 UPSTREAM_MIN_ACTIVE = 2  # SkyServe's spot_placer.py: reset when fewer than 2 locations are ACTIVE
 
 
@@ -147,9 +165,8 @@ class DynamicFallbackPlacer:
 
     def __init__(self, plan: LaunchPlan, seed: str = "", min_active: int = UPSTREAM_MIN_ACTIVE) -> None:
         self.plan = plan
-        self.seed = seed
         self.min_active = min_active
-        self.draws = 0  # choose() calls so far: the tie-breaking generator of the next one is (seed, draws)
+        self.draws = TieDraws(seed)  # one generator per choose() call
         self._spot = plan.ranked(spot=True)
         rank = {id(c): r for c, r in zip(plan.candidates, plan.rank, strict=True)}
         self._key = {id(c): (rank[id(c)], c.spot_price) for c in self._spot}
@@ -159,8 +176,7 @@ class DynamicFallbackPlacer:
     def choose(self, *, spot: bool, live_spot: list[Location], now: float) -> list[Candidate]:
         if not spot:
             return self.ondemand.choose(spot=False, live_spot=live_spot, now=now)
-        rng = random.Random(f"{self.seed}:{self.draws}")
-        self.draws += 1
+        rng = self.draws.next()
         status = dict(self.status)
         out: list[Candidate] = []
         while True:
@@ -193,7 +209,7 @@ class DynamicFallbackPlacer:
         return [loc for loc, s in self.status.items() if s is LocationStatus.ACTIVE]
 
     def dump(self) -> dict[str, Any]:
-        return {"kind": self.kind, "draws": self.draws,
+        return {"kind": self.kind, "draws": self.draws.count,
                 "locations": [{"location": location_to_dict(loc), "status": s.value}
                               for loc, s in self.status.items()],
                 "ondemand": self.ondemand.dump()}
@@ -203,8 +219,7 @@ class DynamicFallbackPlacer:
         self.status = {loc: LocationStatus.ACTIVE for loc in self.status}
         if not isinstance(state, dict) or state.get("kind") != self.kind:
             return
-        draws = state.get("draws")
-        self.draws = draws if isinstance(draws, int) and not isinstance(draws, bool) and draws >= 0 else 0
+        self.draws.load(state.get("draws"))
         for item in state.get("locations") or []:
             try:
                 loc, status = location_from_dict(item["location"]), LocationStatus(item["status"])
