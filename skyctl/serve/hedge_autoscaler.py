@@ -1,4 +1,4 @@
-"""The autoscaler for `spot_placer: skyctl`: SkyServe's fallback autoscaler with two changes.
+"""The autoscaler for `spot_placer: skyctl`: SkyServe's fallback autoscaler with three changes.
 
 1. Over-provisioning sized to an availability target instead of a fixed integer. A spot replica is
    preempted at rate `rate` (per hour, observed) and is back READY a window `W` later (observed time to
@@ -18,6 +18,10 @@
    decision interval), so a burst does not flap it; after an isolated preemption it goes at once. The
    hold never takes the fleet past `max_replicas + extra` (SkyServe #3255 bound): at that bound every
    wanted spot replica, extras included, is READY, and the held on-demand goes.
+3. In a burst (the same two preemptions within EXPOSED_WINDOW_SECONDS) on-demand that is running is
+   also kept while the zone holding the most READY spot replicas would, if it went at once, take READY
+   spot below the target: a fleet that had to refill into few zones is exposed to their correlated
+   loss. Only kept, never launched for this, so a calm fleet crowded into few zones pays nothing.
 
 Observations come from the replica views the controller passes each decision: a spot replica seen alive
 that is then PREEMPTED, or gone without this autoscaler having scaled it down and without a failed row,
@@ -54,6 +58,9 @@ MAX_EXTRA_PER_TARGET = 1 / 3
 # preemption's on-demand cover goes as soon as spot is READY again, a burst's is held.
 TURBULENCE_WINDOW_SECONDS = 1800.0
 TURBULENCE_PREEMPTIONS = 2
+# While preemptions are this recent (TURBULENCE_PREEMPTIONS of them), on-demand that is already running
+# is also kept as long as the loss of the most crowded zone would take READY spot below the target.
+EXPOSED_WINDOW_SECONDS = 900.0
 
 
 def ready_probability(target: int, extra: int, p_down: float) -> float:
@@ -169,7 +176,7 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         spot_target, od_base = max(0, target - base), min(base, target)
         spot_wanted = max(0, self.final_target - base)
         ready = [r for r in spot if r.status == ReplicaStatus.READY]
-        hold = self.hold_seconds if len(self._preempted_at) >= TURBULENCE_PREEMPTIONS else 0.0
+        hold = self.hold_seconds if self._recent(TURBULENCE_WINDOW_SECONDS) else 0.0
         stable = sum(r.ready_at is not None and self._now - r.ready_at >= hold for r in ready)
         # On-demand covers the larger of: target spot not READY, and wanted spot (target + extra) that
         # could not even launch. A spot replacement already provisioning is trusted to
@@ -182,6 +189,9 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         if policy.dynamic_ondemand_fallback:
             od_now = min(target, base + max(spot_target - len(ready), unplaced, 0))
             od_keep = min(target, base + max(spot_target - stable, unplaced, 0))
+        if policy.dynamic_ondemand_fallback and ready and self._recent(EXPOSED_WINDOW_SECONDS):
+            crowded = max(Counter(r.location for r in ready).values())  # lost at once if that zone goes
+            od_keep = max(od_keep, min(target, base + spot_target - (len(ready) - crowded)))
         od_wanted = max(od_now, min(len(ondemand), od_keep))
         if spot_wanted + od_wanted > self.max_alive:
             # The #3255 bound: spot keeps one slot to launch into while on-demand covers the rest.
@@ -191,6 +201,10 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         od_slots = [("base_ondemand", od_base), ("fallback", od_wanted - od_base)]
         return [*_reach(spot, spot_wanted, True, spot_slots, self._victim_key),
                 *_reach(ondemand, od_wanted, False, od_slots, self._victim_key)]
+
+    def _recent(self, window: float) -> bool:
+        """At least TURBULENCE_PREEMPTIONS preemptions seen in the last `window` seconds."""
+        return sum(self._now - t < window for t in self._preempted_at) >= TURBULENCE_PREEMPTIONS
 
     # -- persistence
     def dump(self) -> dict[str, Any]:

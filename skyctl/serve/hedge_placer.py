@@ -21,6 +21,9 @@ within their caps come first (best score first); those that would exceed a cap f
 first, because a crowded zone still beats no replica when every other location is out of capacity.
 Before both, SpotHedge's one lesson the scores learn too slowly: a location whose last spot event was a
 preemption or a capacity error (and no launch has succeeded there since) goes after every unmarked one.
+A capacity error's mark lapses after CAPACITY_MARK_SECONDS (it says the pool was empty then, and pools
+refill within the hour), so an old failure cannot pull a whole relaunch wave into one zone past the caps;
+a preemption's stays until a launch succeeds there.
 Exact ties (equal prices and statistics) are drawn at random from a generator seeded by the service name
 and a draw counter kept in the state, so replicas of equal-looking zones spread and a restart draws the
 same.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from providers.base import Location
@@ -41,7 +45,18 @@ from skyctl.serve.types import Candidate
 
 DISRUPTION_SECONDS = 1800.0  # ~ on-demand/spot price ratio (3) x (cold start + on-demand hold), in spot time
 USABLE_SCORE_RATIO = 2.0
+# A capacity error outranks the caps this long (2 x the launch statistics' half-life). On the SpotHedge
+# traces 30 min to 4 h all beat "until a launch succeeds" (docs/serve-spot-hedging.md); 2 h was the best.
+CAPACITY_MARK_SECONDS = 7200.0
 MIN_REGIONS = 2
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A location's last bad spot event: when, and whether a preemption or a capacity error."""
+
+    at: float
+    cause: str  # "preemption" | "capacity"
 
 
 def spot_caps(total: int, floor_extra: int, zones: int, regions: int) -> tuple[int, int]:
@@ -60,7 +75,7 @@ class HedgePlacer:
         self.plan = plan
         self.floor_extra = floor_extra
         self.draws = TieDraws(seed)  # one generator per choose() call
-        self.marked: dict[Location, float] = {}  # location -> time of its last preemption/capacity error
+        self.marked: dict[Location, Mark] = {}  # location -> its last preemption/capacity error
         self._spot = plan.ranked(spot=True)
         self._rank = {id(c): r for c, r in zip(plan.candidates, plan.rank, strict=True)}
         self._order = {id(c): i for i, c in enumerate(self._spot)}
@@ -95,7 +110,9 @@ class HedgePlacer:
         def key(c: Candidate) -> tuple:
             over = (max(0, per_zone[c.location] + 1 - k_zone)
                     + max(0, per_region[_region(c.location)] + 1 - k_region))
-            marked = c.location in self.marked
+            mark = self.marked.get(c.location)
+            marked = mark is not None and (mark.cause == "preemption"
+                                           or now - mark.at < CAPACITY_MARK_SECONDS)
             return (marked, over, self._rank[id(c)], round(scores[id(c)], 6), draw[id(c)])
 
         return sorted(self._spot, key=key)
@@ -115,12 +132,12 @@ class HedgePlacer:
             self.ondemand.on_capacity_error(location, spot=False, now=now)
             return
         self.stats.record_launch(location, ok=False, now=now)
-        self.marked[location] = now
+        self.marked[location] = Mark(now, "capacity")
 
     def on_preempted(self, location: Location, *, now: float) -> None:
         self.stats.record_preemption(location, now)
         self.stats.add_live(location, -1, now)
-        self.marked[location] = now
+        self.marked[location] = Mark(now, "preemption")
 
     def on_ready(self, location: Location, *, spot: bool, seconds_to_ready: float, now: float) -> None:
         """Both modes: the cold start depends on the machine and image, not on how it is billed."""
@@ -130,11 +147,13 @@ class HedgePlacer:
     def dump(self) -> dict[str, Any]:
         return {"kind": self.kind, "stats": self.stats.dump(), "ondemand": self.ondemand.dump(),
                 "draws": self.draws.count,
-                "marked": [{"location": location_to_dict(loc), "at": at} for loc, at in self.marked.items()]}
+                "marked": [{"location": location_to_dict(loc), "at": m.at, "cause": m.cause}
+                           for loc, m in self.marked.items()]}
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore a dump (another placer's dump, e.g. after switching from dynamic_fallback, is ignored:
-        its marks are not statistics); places no longer in the plan simply stop being asked about."""
+        its marks are not statistics); places no longer in the plan simply stop being asked about. A mark
+        without a cause (a dump from before causes were kept) is kept as a preemption's: it never lapses."""
         if not isinstance(state, dict) or state.get("kind") != self.kind:
             return
         self.stats.load(state.get("stats"))
@@ -143,8 +162,9 @@ class HedgePlacer:
         self.marked = {}
         for item in state.get("marked") or []:
             try:
-                self.marked[location_from_dict(item["location"])] = float(item["at"])
-            except (KeyError, TypeError, ValueError):
+                cause = "capacity" if item.get("cause") == "capacity" else "preemption"
+                self.marked[location_from_dict(item["location"])] = Mark(float(item["at"]), cause)
+            except (AttributeError, KeyError, TypeError, ValueError):
                 continue
 
 

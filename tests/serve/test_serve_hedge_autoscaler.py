@@ -18,6 +18,7 @@ from skyctl.serve.types import ReplicaView, ScaleDown, ScaleUp
 from skyctl.spec import spec_from_dict
 
 ZONES = [Location("aws", "us-east-1", f"us-east-1{z}") for z in "abc"]
+FOUR_ZONES = [*ZONES, Location("aws", "us-east-1", "us-east-1d")]
 COLD = 120.0
 
 
@@ -28,8 +29,9 @@ def spec(**policy):
 
 
 class World:
-    def __init__(self, auto, t: float = 10_000.0) -> None:
-        self.auto, self.t, self.next = auto, t, 1
+    def __init__(self, auto, t: float = 10_000.0, zones: list[Location] | None = None) -> None:
+        """Replicas go round-robin over ZONES, or with `zones` given, spot to the emptiest of them."""
+        self.auto, self.t, self.next, self.zones = auto, t, 1, zones
         self.reps: dict[int, dict] = {}
         self.failed: dict[int, dict] = {}
 
@@ -49,13 +51,18 @@ class World:
                                      update_mode="rolling")
         for d in decisions:
             if isinstance(d, ScaleUp):
-                self.reps[self.next] = {"spot": d.spot, "loc": ZONES[self.next % 3], "launched_at": self.t,
+                self.reps[self.next] = {"spot": d.spot, "loc": self.where(d.spot), "launched_at": self.t,
                                         "ready_at": None}
                 self.next += 1
             elif isinstance(d, ScaleDown):
                 self.reps.pop(d.replica_id)
         self.t += dt
         return decisions
+
+    def where(self, spot: bool | None) -> Location:
+        if self.zones is None or not spot:
+            return ZONES[self.next % 3]
+        return min(self.zones, key=lambda z: sum(r["loc"] == z and r["spot"] for r in self.reps.values()))
 
     def spot(self, ready: bool = True) -> list[int]:
         return [i for i, r in self.reps.items() if r["spot"] and (r["ready_at"] is not None or not ready)]
@@ -140,10 +147,11 @@ def test_extra_drops_only_after_the_downscale_delay(sized):
     assert auto.extra == 1
 
 
-def _mass_preemption(auto) -> tuple[World, float, list[tuple[float, int]]]:
-    """An hour of steady state, then two spot replicas preempted at once. Returns the world, the first
-    decision time with the target READY on spot again, and (decision time, on-demand alive after it)."""
-    w = World(auto)
+def _mass_preemption(auto, zones=FOUR_ZONES) -> tuple[World, float, list[tuple[float, int]]]:
+    """An hour of steady state, then two spot replicas preempted at once (replicas spread over `zones`:
+    four zones hold one each). Returns the world, the first decision time with the target READY
+    on spot again, and (decision time, on-demand alive after it)."""
+    w = World(auto, zones=zones)
     for _ in range(180):
         w.step(qps=3.0)
     assert not w.ondemand() and len(w.spot()) == auto.final_target
@@ -177,6 +185,20 @@ def test_ondemand_cover_is_held_for_the_hold_time_after_spot_is_ready_then_relea
     _, sky_back, sky_counts = _mass_preemption(sky)
     assert max(n for _, n in sky_counts) == 2  # it also backs the over-provisioned replica
     assert all(n == 0 for t, n in sky_counts if t >= sky_back)
+
+
+def test_ondemand_is_kept_while_a_burst_left_the_fleet_exposed_to_one_zone():
+    """The same burst over three zones: four spot replicas, two in one zone, so losing that zone would
+    leave two READY of a target of three. The on-demand cover stays past the hold until the burst is
+    EXPOSED_WINDOW_SECONDS old, then goes."""
+    auto = make_autoscaler(spec(num_overprovision=1, max_replicas=6, target_qps_per_replica=1))
+    w, back, counts = _mass_preemption(auto, zones=ZONES)
+    burst = back - next(t for t, n in counts if n)  # back = burst + cold start (+ a decision)
+    assert back is not None and burst + auto.hold_seconds < ha.EXPOSED_WINDOW_SECONDS
+    kept = [n for t, n in counts if t < counts[0][0] + ha.EXPOSED_WINDOW_SECONDS - 20]
+    assert all(n == 1 for n in kept[1:])
+    assert all(n == 0 for t, n in counts if t >= counts[0][0] + ha.EXPOSED_WINDOW_SECONDS)
+    assert not w.ondemand()
 
 
 def test_an_isolated_preemption_is_covered_by_its_provisioning_replacement():

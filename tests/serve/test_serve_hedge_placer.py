@@ -7,6 +7,7 @@ import json
 import pytest
 
 from providers.base import Location
+from skyctl.serve import hedge_placer as hp
 from skyctl.serve import hedge_stats as hs
 from skyctl.serve.hedge_placer import HedgePlacer, spot_caps
 from skyctl.serve.placers import make_placer
@@ -65,11 +66,35 @@ def test_capacity_errors_push_a_location_back_and_recover():
     assert order(p, now=1.0) == [B, C, A]
     p.on_capacity_error(B, spot=True, now=2.0)
     assert order(p, now=3.0)[0] == C
+    assert order(p, now=hp.CAPACITY_MARK_SECONDS - 1) == [C, A, B]  # both still marked
     later = 3.0 + 8 * hs.LAUNCH_HALF_LIFE_SECONDS
-    assert order(p, now=later) == [C, A, B]  # marked until a launch succeeds there
+    assert later > 2.0 + hp.CAPACITY_MARK_SECONDS
+    assert order(p, now=later) == [A, B, C]  # the pools refill: both marks lapsed, the failures decayed
     p.on_launched(A, spot=True, now=later)
     p.on_launched(B, spot=True, now=later)
     assert order(p, now=later) == [A, B, C]
+
+
+def test_a_preemption_mark_lasts_until_a_launch_succeeds_and_a_capacity_mark_lapses():
+    p = placer()
+    p.on_preempted(A, now=0.0)
+    p.on_capacity_error(B, spot=True, now=0.0)
+    late = 10 * hs.PREEMPTION_HALF_LIFE_SECONDS  # every statistic has decayed back to the prior
+    assert order(p, now=late) == [B, C, A]
+    # a capacity error after the preemption replaces its mark: that one lapses too
+    p.on_capacity_error(A, spot=True, now=late)
+    assert order(p, now=late + 1) == [B, C, A]
+    assert order(p, now=late + 8 * hs.LAUNCH_HALF_LIFE_SECONDS)[0] == A  # lapsed, and the failure decayed
+
+
+def test_an_old_capacity_failure_no_longer_outranks_the_caps():
+    """A relaunch wave after a zone's mass preemption spreads over the caps instead of piling into the one
+    unmarked zone because the other failed a launch hours ago (AWS 1's traces: both zones then drop)."""
+    p = placer(locations=(A, C))
+    p.on_capacity_error(C, spot=True, now=0.0)
+    p.on_launched(A, spot=True, now=1.0)
+    assert order(p, [A], now=2.0) == [A, C]  # fresh capacity error: C after everything
+    assert order(p, [A], now=2.0 + hp.CAPACITY_MARK_SECONDS) == [C, A]  # A is at its cap of 1
 
 
 def test_ondemand_capacity_errors_do_not_touch_spot_statistics():
@@ -147,6 +172,22 @@ def test_dump_load_continues_with_the_same_choices():
     got += [apply(restarted, e) for e in events[5:]]
     assert got == expected and straight.dump() == restarted.dump()
     assert len({tuple(x) for x in expected}) > 1  # the sequence does change the choice
+
+
+def test_marks_keep_their_cause_across_a_restart_and_old_dumps_load_as_preemptions():
+    p = placer()
+    p.on_capacity_error(A, spot=True, now=0.0)
+    p.on_preempted(B, now=0.0)
+    state = json.loads(json.dumps(p.dump()))
+    q = placer()
+    q.load(state)
+    after = hp.CAPACITY_MARK_SECONDS + 1.0
+    assert order(q, now=after) == order(p, now=after) and order(q, now=after)[-1] == B
+    for item in state["marked"]:
+        del item["cause"]  # a dump written before causes were kept
+    old = placer()
+    old.load(state)
+    assert order(old, now=after)[0] == C  # both kept as preemptions: they never lapse
 
 
 def test_load_ignores_other_placers_and_garbage():
