@@ -142,9 +142,11 @@ class ServerPoint:
 
 
 # max_rate's scan: RATE_GRID steps spanning RATE_RANGE (a factor) below the prefill-bound top rate, each
-# 26% above the last; an infeasible gap narrower than a step can be stepped over.
-RATE_GRID = 60
-RATE_RANGE = 1e6
+# 26% above the last; an infeasible gap narrower than a step can be stepped over. The range reaches far
+# down because the top can be far from what decode allows: a 1-token prompt on a slow GPU prefills
+# thousands of prompts/s while decode meets a tight TPOT only below 0.01 req/s (hypothesis found 0 there).
+RATE_GRID = 120
+RATE_RANGE = 1e12
 
 
 class Roofline:
