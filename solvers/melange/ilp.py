@@ -6,16 +6,6 @@
 - `continuous`: a fractional share w[b][j] in [0, 1] per (bucket, type); the s -> infinity limit.
 All share integer counts B[j] in 0..cap and minimise sum of price x count. Ineligible (T = 0) and zero-rate
 buckets get no variables.
-
-Dust: in the integer-slice modes a (bucket, type) whose slice takes less than DUST of a GPU leaves the
-capacity row and gets `slice <= upper x B[j]` instead (it may only ride on a type that has a GPU). Why:
-such coefficients sit below HiGHS's MIP feasibility tolerance (1e-6), and HiGHS 1.15's presolve then
-makes wrong reductions: on `random_problem(5, 12, 4, 80 or 400, rate=30)` (buckets of 1e-4 req/s) it
-called 3.62 and 21.32 $/h optimal where 3.14 and 18.96 are feasible. The model without dust terms is a
-relaxation, so its optimum is a lower bound; `solve` checks the routing against the exact loads and
-moves dust slices onto spare capacity (`repair`), and a solution that still does not fit is reported
-`feasible` with more GPUs, never `optimal`. Dust is at most DUST x slices per type (0.016 GPU at 200
-buckets x 8 slices). The continuous mode keeps every term: its LP tolerance is part of its answer.
 """
 
 from __future__ import annotations
@@ -29,7 +19,6 @@ from solvers.melange.problem import Problem
 from solvers.melange.result import Routing
 
 Bucket = tuple[int, int]
-DUST = 1e-5  # GPUs per slice: 10x HiGHS's MIP feasibility tolerance
 
 
 @dataclass
@@ -68,12 +57,7 @@ def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = 
         slice_rate = problem.rates[i][k] / m.divisor  # req/s carried by one unit of the variable
         for j in types:
             m.shares[b, j] = _variables(lp, mode, s, i, k, j)
-            load = slice_rate * problem.load_per_rate(j, b)
-            if mode != "continuous" and load < DUST:
-                for t, v in enumerate(m.shares[b, j]):
-                    lp += v <= v.upBound * counts[j], f"dust_{i}_{k}_{j}_{t}"
-            else:
-                capacity[j] += [(v, load) for v in m.shares[b, j]]
+            capacity[j] += [(v, slice_rate * problem.load_per_rate(j, b)) for v in m.shares[b, j]]
         if mode == "binary":  # every slice goes to exactly one type
             for t in range(s):
                 lp += pulp.lpSum(m.shares[b, j][t] for j in types) == 1, f"slice_{i}_{k}_{t}"

@@ -102,7 +102,7 @@ def _mip(problem: Problem, root: RootLP, mode: str, ranges: Ranges | None, targe
     for j in keep if ranges is not None else ():
         if ranges[j] is not None:  # never above the type's own cap (a probe beyond it is infeasible)
             m.counts[index[j]].upBound = ranges[j]
-    r = run(m.lp, "highs", deadline - time.perf_counter(), tight=mode == "continuous")
+    r = run(m.lp, "highs", deadline - time.perf_counter(), mode)
     bound = r.bound
     if r.status != "optimal" and target is not None:  # solutions outside the ranges cost more than target
         bound = min(target, bound if bound is not None else -math.inf)

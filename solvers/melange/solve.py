@@ -47,7 +47,7 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
         status, routing, counts, bound = c.status, c.routing, c.counts, c.bound
     else:
         m = ilp.build(small, options.mode)
-        r = run(m.lp, solver, options.time_limit)
+        r = run(m.lp, solver, options.time_limit, options.mode)
         status, routing, counts, bound = _read(m, r)
     if counts is not None:  # back to the caller's type indices; dominated types get none
         kept = [j for j in range(len(problem.gpus)) if j not in drop]
@@ -70,7 +70,7 @@ def _continuous(problem: Problem, solver: str, deadline: float, root: RootLP | N
 
 def _plain(problem: Problem, mode: str, solver: str, deadline: float) -> Split:
     m = ilp.build(problem, mode)
-    return Split(*_read(m, run(m.lp, solver, deadline - time.perf_counter())))
+    return Split(*_read(m, run(m.lp, solver, deadline - time.perf_counter(), mode)))
 
 
 def _aggregated(problem: Problem, solver: str, deadline: float):
@@ -91,7 +91,7 @@ def _aggregated(problem: Problem, solver: str, deadline: float):
     counts = counts_for(problem, rounded)
     remaining = deadline - time.perf_counter()
     fixed = ilp.build(problem, "aggregated", fixed_counts=cont_counts)
-    rf = run(fixed.lp, solver, min(remaining, max(0.5, FIXED_COUNT_SHARE * remaining)))
+    rf = run(fixed.lp, solver, min(remaining, max(0.5, FIXED_COUNT_SHARE * remaining)), "aggregated")
     if rf.status in HAS_SOLUTION:  # the backend's tolerance may hide an overshoot: check exactly
         fitted = repair(problem, ilp.read_routing(fixed), cont_counts, 1.0 / problem.slice_factor)
         if fitted is not None:

@@ -35,7 +35,7 @@ def test_linking_cuts_keep_the_continuous_optimum(seed: int, od: float) -> None:
         spot = tuple(replace(g, name=f"{g.name}:spot", cost=round(g.cost / 3, 2), spot=True) for g in p.gpus)
         p = replace(p, gpus=p.gpus + spot, min_on_demand_fraction=od)
     linked = ilp.build(p, "continuous", links=violated_links(p))
-    r = run(linked.lp, "highs", 30, tight=True)
+    r = run(linked.lp, "highs", 30, "continuous")
     assert r.status == "optimal"
     assert r.objective == pytest.approx(_plain(p, "continuous"), abs=1e-6)
     sol = solve(p, SolveOptions(mode="continuous", solver="highs"))

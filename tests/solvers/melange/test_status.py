@@ -39,7 +39,7 @@ def test_aggregated_incumbent_keeps_the_continuous_bound() -> None:
 def test_backend_optimal_means_proven(solver) -> None:
     p = random_problem(4, 12, 4, seed=3, rate=20)
     m = ilp.build(p, "aggregated")
-    r = run(m.lp, solver, 30)
+    r = run(m.lp, solver, 30, "aggregated")
     assert r.status == "optimal"
     assert m.lp.sol_status == 1  # PuLP's "optimal solution found", not merely "integer feasible"
     assert r.objective == pytest.approx(solve(p).cost_per_hour, abs=1e-6)
