@@ -65,7 +65,7 @@ def test_probed_split_matches_the_plain_model(seed: int, kind: str, gap: float) 
 @given(seed=st.integers(0, 10_000), kind=st.sampled_from(["plain", "caps", "spot"]),
        gap=st.sampled_from([-0.5, 0.0, 0.0005, 0.5]))
 @example(seed=400, kind="plain", gap=0.0)  # the instance where HiGHS's presolve misreports the optimum
-@example(seed=80, kind="plain", gap=-0.5)  # ... and one where the full MIP runs (see ilp's "Dust")
+@example(seed=80, kind="plain", gap=-0.5)  # ... and where the full MIP runs (backend.SLICE_MODEL_OPTIONS)
 @example(seed=400, kind="plain", gap=-0.5)
 def test_probed_aggregated_model_matches_the_plain_one(seed: int, kind: str, gap: float) -> None:
     """The aggregated step that runs when whole slices do not fit the continuous optimum's counts, called
