@@ -189,9 +189,9 @@ class HedgeAutoscaler(FallbackRequestRateAutoscaler):
         if policy.dynamic_ondemand_fallback:
             od_now = min(target, base + max(spot_target - len(ready), unplaced, 0))
             od_keep = min(target, base + max(spot_target - stable, unplaced, 0))
-        if policy.dynamic_ondemand_fallback and ready and self._recent(EXPOSED_WINDOW_SECONDS):
-            crowded = max(Counter(r.location for r in ready).values())  # lost at once if that zone goes
-            od_keep = max(od_keep, min(target, base + spot_target - (len(ready) - crowded)))
+            if ready and self._recent(EXPOSED_WINDOW_SECONDS):
+                crowded = max(Counter(r.location for r in ready).values())  # lost at once if that zone goes
+                od_keep = max(od_keep, min(target, base + spot_target - (len(ready) - crowded)))
         od_wanted = max(od_now, min(len(ondemand), od_keep))
         if spot_wanted + od_wanted > self.max_alive:
             # The #3255 bound: spot keeps one slot to launch into while on-demand covers the rest.

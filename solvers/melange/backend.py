@@ -67,7 +67,7 @@ def run(model: pulp.LpProblem, solver: str, time_limit: float, mode: str | None 
     t0 = time.perf_counter()
     limit = max(time_limit, 0.01)
     if solver == "highs":
-        extra = {"continuous": TIGHT_MODEL_OPTIONS, None: {}}.get(mode, SLICE_MODEL_OPTIONS)
+        extra = {} if mode is None else TIGHT_MODEL_OPTIONS if mode == "continuous" else SLICE_MODEL_OPTIONS
         model.solve(pulp.HiGHS(msg=False, timeLimit=limit, gapRel=MIP_REL_GAP, **extra))
         return _highs_result(model, time.perf_counter() - t0)
     with warnings.catch_warnings():  # PuLP 3.x deprecates the bundled CBC; it is still our fallback
