@@ -78,7 +78,6 @@ class HedgePlacer:
         self.marked: dict[Location, Mark] = {}  # location -> its last preemption/capacity error
         self._spot = plan.ranked(spot=True)
         self._rank = {id(c): r for c, r in zip(plan.candidates, plan.rank, strict=True)}
-        self._order = {id(c): i for i, c in enumerate(self._spot)}
         self.stats = LocationStats()
         self.ondemand = CheapestPlacer(plan)
 

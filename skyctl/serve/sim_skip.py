@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
 
 from skyctl.serve.autoscalers import FallbackRequestRateAutoscaler, RequestRateAutoscaler
 from skyctl.serve.controller import Controller
 from skyctl.serve.sim_cloud import SimCloud
 from skyctl.serve.sim_store import QPS, MemoryStore
 from skyctl.serve.status import ReplicaStatus
-from skyctl.serve.types import ReplicaView
 
 # Autoscalers whose decision, for given replicas and QPS, depends on time only through the reset of
 # hysteresis counters after a gap (STALE_AFTER_INTERVALS): with the counters at 0 the reset changes nothing.
@@ -66,37 +64,23 @@ def calm_until(ctl: Controller, cloud: SimCloud, store: MemoryStore, tick_second
 
 def decisions_quiet_until(ctl: Controller, store: MemoryStore, when: float) -> float:
     """Until when the autoscaler decides nothing and keeps its state at every tick from `when` on, the
-    replicas staying as they are (`when`: it cannot tell)."""
+    replicas staying as they are (`when`: it cannot tell). Only TIME_INVARIANT autoscalers can be shown
+    quiet (a hedge tick is never skipped): for them a trial `decide` on a copy that returns nothing with
+    the hysteresis counters at rest and unchanged shows it for every later tick."""
     autoscaler = ctl.autoscaler
-    if not may_be_quiet(autoscaler):
+    if type(autoscaler) not in TIME_INVARIANT:  # cheap test first: the views are not built for nothing
         return when
     svc = store.service
-    decide_args = {"latest_version": svc.current_version, "active_versions": list(svc.active_versions),
-                   "update_mode": svc.update_mode}
-    return autoscaler_quiet_until(autoscaler, when, ctl.views(failures(store)), QPS, decide_args)
+    before = autoscaler.dump()
+    trial = copy.copy(autoscaler)  # its state is scalars: a shallow copy is independent
+    if trial.decide(when, ctl.views(failures(store)), QPS, latest_version=svc.current_version,
+                    active_versions=list(svc.active_versions), update_mode=svc.update_mode):
+        return when
+    after = trial.dump()
+    at_rest = before["upscale_counter"] == before["downscale_counter"] == 0
+    return math.inf if at_rest and all(before[k] == after[k] for k in _AT_REST) else when
 
 
 def failures(store: MemoryStore) -> list:
     """The failure rows a tick's snapshot holds (the stored objects: read only, as `views` does)."""
     return [store.row(i) for i in store.failed_ids(store.service.current_version)]
-
-
-def may_be_quiet(autoscaler: Any) -> bool:
-    """Whether `autoscaler_quiet_until` can ever answer more than now for this autoscaler (a cheap test
-    first: a hedge tick is never skipped, so the rest of the checks would be wasted on it)."""
-    return type(autoscaler) in TIME_INVARIANT
-
-
-def autoscaler_quiet_until(autoscaler: Any, when: float, replicas: list[ReplicaView], qps: float,
-                           decide_args: dict[str, Any]) -> float:
-    """Until when `decide(t, replicas, qps)` for t >= `when` returns nothing and changes no state but the
-    decision time; `when` itself when that cannot be shown."""
-    if type(autoscaler) not in TIME_INVARIANT:
-        return when
-    before = autoscaler.dump()
-    trial = copy.copy(autoscaler)  # its state is scalars: a shallow copy is independent
-    if trial.decide(when, replicas, qps, **decide_args):
-        return when
-    after = trial.dump()
-    at_rest = before["upscale_counter"] == before["downscale_counter"] == 0
-    return math.inf if at_rest and all(before[k] == after[k] for k in _AT_REST) else when

@@ -6,7 +6,7 @@ Why: the continuous split's LP relaxation is weak because a type can carry a buc
 LP several times slower. The few hundred that the LP optimum actually violates, added round by round, give
 the same bound at a fraction of the rows. The loop runs on highspy directly (no PuLP model per round).
 
-The same LP then *probes* the counts (see `continuous.py`): re-solved from its optimal basis with B[j] >= k,
+The same LP then *probes* the counts (see `probed.py`): re-solved from its optimal basis with B[j] >= k,
 its bound is a lower bound on the cost of every solution with at least k GPUs of type j.
 """
 
