@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
+from solvers.melange.highs_lp import Pair, split_lp
 from solvers.melange.problem import Problem
 
-Pair = tuple[tuple[int, int], int]  # (bucket, type)
 MAX_ROUNDS = 30
 VIOLATION = 1e-6
 
@@ -39,7 +39,7 @@ class RootLP:
         import highspy
 
         self._highspy = highspy
-        pairs, lp = _relaxation(problem, highspy)
+        pairs, lp = split_lp(problem, highspy)
         self._upper = lp.col_upper_
         self._h = h = highspy.Highs()
         h.setOptionValue("output_flag", False)
@@ -85,41 +85,3 @@ class RootLP:
             h.changeColBounds(col, 0.0, self._upper[col])
         return value
 
-
-def _relaxation(problem: Problem, highspy):
-    """The continuous split with B relaxed to reals, as a column-wise HighsLp (shares first, then B)."""
-    m, buckets = len(problem.gpus), problem.buckets()
-    n_b = len(buckets)
-    od_rows = problem.min_on_demand_fraction > 0
-    pairs = [(b, j) for b in buckets for j in range(m) if problem.eligible(j, b)]
-    row_of = {b: i for i, b in enumerate(buckets)}
-    starts, index, value = [0], [], []
-    for b, j in pairs:
-        row_b = row_of[b]
-        rows = [(row_b, 1.0), (n_b + j, problem.rates[b[0]][b[1]] * problem.load_per_rate(j, b))]
-        if od_rows and not problem.gpus[j].spot:
-            rows.append((n_b + m + row_b, 1.0))
-        for r, v in rows:
-            index.append(r)
-            value.append(v)
-        starts.append(len(index))
-    for j in range(m):
-        index.append(n_b + j)
-        value.append(-1.0)
-        starts.append(len(index))
-    inf = highspy.kHighsInf
-    n_rows = n_b + m + (n_b if od_rows else 0)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(pairs) + m, n_rows
-    lp.col_cost_ = np.array([0.0] * len(pairs) + [g.cost for g in problem.gpus])
-    lp.col_lower_ = np.zeros(lp.num_col_)
-    lp.col_upper_ = np.array([1.0] * len(pairs) + [inf if g.max_count is None else float(g.max_count)
-                                                    for g in problem.gpus])
-    lp.row_lower_ = np.array([1.0] * n_b + [-inf] * m + [problem.min_on_demand_fraction] * (n_rows - n_b - m))
-    lp.row_upper_ = np.array([1.0] * n_b + [0.0] * m + [inf] * (n_rows - n_b - m))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(value)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, n_rows
-    return pairs, lp

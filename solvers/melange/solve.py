@@ -1,10 +1,10 @@
 """`solve(problem, options) -> Solution`: validate, build the chosen formulation, solve, check, report.
 
 The aggregated mode first solves the continuous split (only the counts are integer, so it is fast). Its
-optimum is a proven lower bound for every integer-slice model. If whole slices can match it (by rounding, or
-by a small feasibility MIP with the counts fixed) the optimum is proven at once; otherwise the full MIP runs
-(on HiGHS over the types and counts that LP probes allow near that bound, see `probed`), and the continuous
-bound still tightens the reported gap. Most instances never reach the full MIP.
+optimum is a proven lower bound for every integer-slice model. If rounding whole slices matches it, the
+optimum is proven at once; otherwise, on HiGHS, the count search of `fit` proves the optimum (a master over
+counts, a check that whole slices fit them), and on CBC the full aggregated MIP runs. A clock that stops
+either keeps the best solution with the bound proven so far.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import time
 
-from solvers.melange import ilp
+from solvers.melange import fit, ilp
 from solvers.melange.backend import RunResult, resolve_solver, run
 from solvers.melange.errors import ProblemError
 from solvers.melange.links import RootLP
-from solvers.melange.probed import AGGREGATED_TARGET_GAP, Split, solve_split, solve_within
+from solvers.melange.probed import Split, solve_split
 from solvers.melange.problem import MODES, Problem, SolveOptions
 from solvers.melange.reduce import dominated, without
 from solvers.melange.result import LOAD_TOLERANCE, LP_TOLERANCE, Routing, Solution, loads_of
@@ -24,7 +24,6 @@ from solvers.melange.rounding import counts_for, repair, round_to_slices
 from solvers.melange.validate import validate
 
 HAS_SOLUTION = ("optimal", "time_limit", "feasible")
-FIXED_COUNT_SHARE = 0.2  # of the time limit, for the fixed-counts feasibility check
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
@@ -41,7 +40,8 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Solution:
     drop = dominated(problem)
     small = without(problem, drop)
     if options.mode == "aggregated":
-        status, routing, counts, bound = _aggregated(small, solver, t0 + options.time_limit)
+        a = _aggregated(small, solver, t0 + options.time_limit)
+        status, routing, counts, bound = a.status, a.routing, a.counts, a.bound
     elif options.mode == "continuous":
         c = _continuous(small, solver, t0 + options.time_limit)
         status, routing, counts, bound = c.status, c.routing, c.counts, c.bound
@@ -73,42 +73,32 @@ def _plain(problem: Problem, mode: str, solver: str, deadline: float) -> Split:
     return Split(*_read(m, run(m.lp, solver, deadline - time.perf_counter(), mode)))
 
 
-def _aggregated(problem: Problem, solver: str, deadline: float):
-    """Continuous bound -> rounding and repair -> fixed-count check -> full MIP (over probed ranges)."""
+def _aggregated(problem: Problem, solver: str, deadline: float) -> Split:
+    """Continuous bound -> rounding and repair -> the count search of `fit` (HiGHS) or the full MIP (CBC)."""
     root = RootLP(problem) if solver == "highs" else None
     cont = _continuous(problem, solver, deadline, root)
     if cont.status == "infeasible":  # the integer models' feasible sets are subsets of this one
-        return "infeasible", None, None, None
+        return Split("infeasible", None, None, None)
     if cont.status != "optimal":
-        full = _plain(problem, "aggregated", solver, deadline)
-        return full.status, full.routing, full.counts, full.bound
+        return _plain(problem, "aggregated", solver, deadline)
     cont_counts = cont.counts
     floor = problem.cost_of(cont_counts)
     rounded = round_to_slices(problem, cont.routing)
     fitted = repair(problem, rounded, cont_counts, 1.0 / problem.slice_factor)
     if fitted is not None:  # whole slices fit the continuous optimum's counts: proven optimal
-        return "optimal", fitted, cont_counts, floor
+        return Split("optimal", fitted, cont_counts, floor)
     counts = counts_for(problem, rounded)
-    remaining = deadline - time.perf_counter()
-    fixed = ilp.build(problem, "aggregated", fixed_counts=cont_counts)
-    rf = run(fixed.lp, solver, min(remaining, max(0.5, FIXED_COUNT_SHARE * remaining)), "aggregated")
-    if rf.status in HAS_SOLUTION:  # the backend's tolerance may hide an overshoot: check exactly
-        fitted = repair(problem, ilp.read_routing(fixed), cont_counts, 1.0 / problem.slice_factor)
-        if fitted is not None:
-            return "optimal", fitted, cont_counts, floor
-    # The floor as a cut slowed HiGHS 3x on 200x24 instances, and MIP starts are unsafe (see backend.run):
-    # the full model goes in without them, over the types and counts that a cost near the floor allows.
+    incumbent = Split("feasible", rounded, counts, floor) if counts is not None else None
     if root is not None and root.bound is not None:
-        full = solve_within(problem, root, "aggregated", floor * (1 + AGGREGATED_TARGET_GAP), deadline, floor)
-    else:
-        full = _plain(problem, "aggregated", solver, deadline)
+        return fit.search(problem, root, floor, incumbent, deadline)
+    full = _plain(problem, "aggregated", solver, deadline)
     if full.status in HAS_SOLUTION:
         proven = full.status == "optimal" or problem.cost_of(full.counts) <= floor + 1e-9
-        bound = max(floor, full.bound or floor)
-        return "optimal" if proven else full.status, full.routing, full.counts, bound
-    if full.status != "infeasible" and counts is not None:  # the clock ran out: keep the rounded incumbent
-        return "time_limit", rounded, counts, floor
-    return full.status, None, None, floor
+        return Split("optimal" if proven else full.status, full.routing, full.counts,
+                     max(floor, full.bound or floor))
+    if full.status != "infeasible" and incumbent is not None:  # the clock ran out: keep the rounded one
+        return Split("time_limit", rounded, counts, floor)
+    return Split(full.status, None, None, floor)
 
 
 def _finish(problem: Problem, mode: str, solver: str, status: str, routing: Routing | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,20 @@ def _melange_problem(cfg: dict, *, slice_factor: int | None = None, rate: float 
     # rates as the tool computes them, without our sum-to-1 check: the notebook toy (T3) sums to 1.25
     rates = tuple(tuple(p * total for p in row) for row in cfg["workload_distribution"])
     return Problem(gpus, rates, slice_factor or cfg["slice_factor"])
+
+
+@pytest.fixture(scope="session")
+def variant():
+    """A function (problem, seed, kind) -> Problem: kind "caps" caps one type (the one the LP may like best),
+    "spot" adds a spot copy of every type at a third of the price with an on-demand minimum of 0.5."""
+    return _variant
+
+
+def _variant(p: Problem, seed: int, kind: str) -> Problem:
+    if kind == "caps":  # a cap on the type the LP likes best makes probes beyond it infeasible
+        return replace(p, gpus=tuple(replace(g, max_count=1 + seed % 2) if j == seed % len(p.gpus) else g
+                                     for j, g in enumerate(p.gpus)))
+    if kind == "spot":
+        spot = tuple(replace(g, name=f"{g.name}:spot", cost=round(g.cost / 3, 2), spot=True) for g in p.gpus)
+        return replace(p, gpus=p.gpus + spot, min_on_demand_fraction=0.5)
+    return p

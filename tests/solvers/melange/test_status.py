@@ -27,7 +27,7 @@ def test_binary_model_stopped_by_the_clock_is_not_optimal(solver) -> None:
 
 @pytest.mark.slow
 def test_aggregated_incumbent_keeps_the_continuous_bound() -> None:
-    p = random_problem(24, 200, 8, seed=0, rate=1000)  # needs minutes to prove (see docs/benchmarks.md)
+    p = random_problem(24, 200, 8, seed=0, rate=1000)  # proven in ~30-40 s (docs/benchmarks.md)
     sol = solve(p, SolveOptions(time_limit=8))
     assert sol.status in ("time_limit", "no_solution")
     if sol.status == "time_limit":
