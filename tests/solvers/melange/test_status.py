@@ -32,7 +32,7 @@ def test_aggregated_incumbent_keeps_the_continuous_bound() -> None:
     assert sol.status in ("time_limit", "no_solution")
     if sol.status == "time_limit":
         assert check(p, sol) == []
-        assert sol.bound is not None and 0 < sol.gap < 0.1
+        assert sol.bound is not None and 0 < sol.gap < 0.01  # fit.search's spare GPU: 0.2% on this box
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
