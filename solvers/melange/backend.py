@@ -78,9 +78,13 @@ def run(model: pulp.LpProblem, solver: str, time_limit: float, mode: str | None 
 
 
 def _highs_result(model: pulp.LpProblem, seconds: float) -> RunResult:
+    return highs_result(model.solverModel, seconds)
+
+
+def highs_result(h, seconds: float) -> RunResult:
+    """How a solve on the highspy object `h` ended (also for models built on highspy directly: `fit`)."""
     import highspy
 
-    h = model.solverModel
     status = h.getModelStatus()
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from solvers.melange.backend import MIP_REL_GAP, SLICE_MODEL_OPTIONS, TIGHT_MODEL_OPTIONS
+from solvers.melange.backend import MIP_REL_GAP, SLICE_MODEL_OPTIONS, TIGHT_MODEL_OPTIONS, highs_result
 from solvers.melange.highs_lp import split_lp
 from solvers.melange.links import RootLP
 from solvers.melange.probed import AGGREGATED_TARGET_GAP, Ranges, Split, ranges_for
@@ -38,7 +38,7 @@ from solvers.melange.problem import Problem
 from solvers.melange.result import Routing
 from solvers.melange.rounding import repair
 
-HEAVY_SLICE = 0.03  # GPU per slice; 200x24 at 1000 req/s: ~45% of pairs integer (0.1: slower; 0: full MIP)
+HEAVY_SLICE = 0.03  # GPU per slice; 200x24 at 1000 req/s: half the pairs integer (0.1: slower; 0: full MIP)
 FIT_MARGIN = 1e-6  # GPU per type that the check allows before its "no" makes a cut
 RESERVE = 0.1  # of the time left, kept from the checks for `_spare`
 
@@ -81,12 +81,12 @@ def search(problem: Problem, root: RootLP, floor: float, incumbent: Split | None
                 continue
         lower = max(lower, cost)
         status, routing = check.fit(counts, 0.0, deadline - reserve)
-        if status == "infeasible":  # cut only if no fit exists even with FIT_MARGIN more GPU per type
+        if status == "no_fit":  # cut only if no fit exists even with FIT_MARGIN more GPU per type
             status, routing = check.fit(counts, FIT_MARGIN, deadline - reserve)
-            if status == "optimal":  # a fit within the margin: exact after shifting a slice, or unsure
+            if status == "fit":  # within the margin: exact after shifting a slice, or unsure
                 routing = repair(problem, routing, counts, 1.0 / problem.slice_factor)
                 if routing is None:
-                    status, unsure = "infeasible", min(unsure, cost)
+                    status, unsure = "no_fit", min(unsure, cost)
         if status == "time_limit":
             incumbent = _spare(problem, check, counts, incumbent, deadline)
             return stop("time_limit")
@@ -132,15 +132,10 @@ class _Model:
         self.caps = [math.inf if g.max_count is None else g.max_count for g in problem.gpus]
 
     def run(self, deadline: float) -> str:
-        """optimal (or, where a solution limit is set, a solution) | infeasible | time_limit (anything else
-        proves nothing either)."""
+        """Solve within the deadline; the status as `backend.highs_result` reads it."""
         self.h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
         self.h.run()
-        status = self.h.getModelStatus()
-        st = self.highspy.HighsModelStatus
-        if status in (st.kOptimal, st.kSolutionLimit):
-            return "optimal"
-        return "infeasible" if status == st.kInfeasible else "time_limit"
+        return highs_result(self.h, 0.0).status
 
     def counts(self) -> dict[int, int]:
         x = self.h.getSolution().col_value
@@ -167,8 +162,11 @@ class _Master(_Model):
             self.h.changeColBounds(self.n_share + j, 0.0, min(most, self.highspy.kHighsInf))
 
     def solve(self, deadline: float) -> dict[int, int] | str:
+        """The optimal counts, or `infeasible` or `time_limit` (nothing proven either way)."""
         status = self.run(deadline)
-        return self.counts() if status == "optimal" else status
+        if status == "optimal":
+            return self.counts()
+        return "infeasible" if status == "infeasible" else "time_limit"
 
     def cut(self, counts: dict[int, int]) -> None:
         """Some type j gets more than counts[j]: binaries y_j with B[j] >= (counts[j] + 1) y_j, sum y >= 1."""
@@ -203,12 +201,14 @@ class _Check(_Model):
         self.h.changeColsCost(n, np.arange(n, dtype=np.int32), np.array(self.weight))
 
     def fit(self, counts: dict[int, int], margin: float, deadline: float) -> tuple[str, Routing | None]:
-        """(`optimal`, the routing) for a fit within `margin` GPU per type; `infeasible` or `time_limit`."""
+        """(`fit`, the routing) for a fit within `margin` GPU per type; (`no_fit` or `time_limit`, None)."""
         for j, n in counts.items():
             self.h.changeColBounds(self.n_share + j, n, n)
             self.h.changeRowBounds(self.first_capacity_row + j, -self.highspy.kHighsInf, margin)
         status = self.run(deadline)
-        return status, self.routing() if status == "optimal" else None
+        if status in ("optimal", "feasible"):  # any solution is a fit (the first one stops the search)
+            return "fit", self.routing()
+        return "no_fit" if status == "infeasible" else "time_limit", None
 
     def routing(self) -> Routing:
         """Each pair's whole slices as a share of its bucket."""
