@@ -34,18 +34,14 @@ class Model:
     divisor: float = 1.0
 
 
-def build(problem: Problem, mode: str, *, fixed_counts: dict[int, int] | None = None,
-          links: list[tuple[Bucket, int]] = ()) -> Model:
-    """The model for `mode`; `fixed_counts` pins B (a feasibility check for given counts); `links` adds the
-    valid cuts share <= B[j] for those (bucket, type) pairs of the continuous split (see `links`)."""
+def build(problem: Problem, mode: str, *, links: list[tuple[Bucket, int]] = ()) -> Model:
+    """The model for `mode`; `links` adds the valid cuts share <= B[j] for those (bucket, type) pairs of the
+    continuous split (see `links`)."""
     s = problem.slice_factor
     lp = pulp.LpProblem(f"melange_{mode}", pulp.LpMinimize)
     counts = {}
     for j, g in enumerate(problem.gpus):
-        lo, hi = 0, g.max_count
-        if fixed_counts is not None:
-            lo = hi = fixed_counts[j]
-        counts[j] = _var(lp, f"B_{j}", lo, hi, pulp.LpInteger)
+        counts[j] = _var(lp, f"B_{j}", 0, g.max_count, pulp.LpInteger)
     m = Model(problem, mode, lp, counts, divisor=1.0 if mode == "continuous" else float(s))
     lp += pulp.lpSum(g.cost * counts[j] for j, g in enumerate(problem.gpus))
     capacity: dict[int, list] = {j: [] for j in counts}

@@ -88,7 +88,7 @@ def _aggregated(problem: Problem, solver: str, deadline: float) -> Split:
     if fitted is not None:  # whole slices fit the continuous optimum's counts: proven optimal
         return Split("optimal", fitted, cont_counts, floor)
     counts = counts_for(problem, rounded)
-    incumbent = Split("feasible", rounded, counts, floor) if counts is not None else None
+    incumbent = Split("time_limit", rounded, counts, floor) if counts is not None else None
     if root is not None and root.bound is not None:
         return fit.search(problem, root, floor, incumbent, deadline)
     full = _plain(problem, "aggregated", solver, deadline)
@@ -97,7 +97,7 @@ def _aggregated(problem: Problem, solver: str, deadline: float) -> Split:
         return Split("optimal" if proven else full.status, full.routing, full.counts,
                      max(floor, full.bound or floor))
     if full.status != "infeasible" and incumbent is not None:  # the clock ran out: keep the rounded one
-        return Split("time_limit", rounded, counts, floor)
+        return incumbent
     return Split(full.status, None, None, floor)
 
 
